@@ -1,0 +1,46 @@
+# The two front-door commands: `make demo` and `make test`. Both set up first; setup is
+# idempotent and cached (a virtualenv in .venv, pinned binaries built from Go modules in .tools/bin).
+
+OPA_VERSION := v1.22.2
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := $(CURDIR)/.tools/bin
+OPA = $(shell command -v opa 2>/dev/null || echo $(TOOLS)/opa)
+ARGS ?=
+
+export OPA_VERSION
+
+.PHONY: setup demo test lint policy-test pytest bench clean
+
+setup: $(VENV)/.installed
+	@opa/install.sh
+	@cluster/build.sh
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $@
+
+demo: setup
+	$(BIN)/k8s-mcp-gateway demo $(ARGS)
+
+test: setup lint policy-test pytest
+
+lint:
+	$(BIN)/ruff check gateway tests
+	$(BIN)/ruff format --check gateway tests
+	$(BIN)/mypy
+
+policy-test:
+	@test -z "$$($(OPA) fmt --list policies)" || { echo "opa fmt: run '$(OPA) fmt -w policies'"; $(OPA) fmt --list policies; exit 1; }
+	$(OPA) check --strict policies
+	$(OPA) test policies
+	@$(OPA) test --coverage --threshold 90 policies > .tools/coverage.json || { echo "policy coverage below 90%"; exit 1; }
+	@$(BIN)/python -c "import json; print('policy coverage: %.1f%%' % json.load(open('.tools/coverage.json'))['coverage'])"
+
+pytest:
+	$(BIN)/pytest $(ARGS)
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,140 @@
+"""The catalog: the one table that says what each tool does to Kubernetes.
+
+For every tool it names the Kubernetes action in the vocabulary of RBAC and admission review
+(verb, group, resource, subresource, namespace, name) and the MCP annotations clients show. The
+guard reads it to build the policy input; the server reads it to register the tools. Tool modules
+know Kubernetes, the guard knows OPA, and this table is the only place that knows both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel
+
+from gateway.tools import deployments, events, namespaces, nodes, pods
+from gateway.validation import arguments_model
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionTemplate:
+    """What a tool does, before the arguments say to which object."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    subresource: str = ""
+    cluster_scoped: bool = False
+    write: bool = False
+    name_arg: str | None = None
+
+    def bind(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The action document for one call. A `get` without a name is a `list`, as in RBAC."""
+        name = arguments.get(self.name_arg) if self.name_arg else None
+        return {
+            "verb": "list" if self.verb == "get" and name is None else self.verb,
+            "group": self.group,
+            "resource": self.resource,
+            "subresource": self.subresource,
+            "namespace": None if self.cluster_scoped else arguments.get("namespace"),
+            "name": name,
+            "cluster_scoped": self.cluster_scoped,
+            "write": self.write,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """One tool: its handler, its action and its MCP behaviour hints."""
+
+    handler: Callable[..., Any]
+    action: ActionTemplate
+    destructive: bool = False
+    idempotent: bool = True
+    arguments: type[BaseModel] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arguments", arguments_model(self.handler))
+
+    @property
+    def name(self) -> str:
+        return self.handler.__name__
+
+    @property
+    def read_only(self) -> bool:
+        return not self.action.write
+
+    def tool_document(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "read_only": self.read_only,
+            "destructive": self.destructive,
+            "idempotent": self.idempotent,
+        }
+
+    def annotations(self) -> ToolAnnotations:
+        return ToolAnnotations(
+            readOnlyHint=self.read_only,
+            destructiveHint=self.destructive,
+            idempotentHint=self.idempotent,
+            openWorldHint=False,
+        )
+
+
+def _read(verb: str, resource: str, **kwargs: Any) -> ActionTemplate:
+    return ActionTemplate(verb=verb, resource=resource, **kwargs)
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry(handler=namespaces.list_namespaces, action=_read("list", "namespaces", cluster_scoped=True)),
+    Entry(handler=pods.list_pods, action=_read("list", "pods")),
+    Entry(handler=pods.get_pod_logs, action=_read("get", "pods", subresource="log", name_arg="pod_name")),
+    Entry(handler=pods.describe_pod, action=_read("get", "pods", name_arg="pod_name")),
+    Entry(handler=deployments.list_deployments, action=_read("list", "deployments", group="apps")),
+    Entry(
+        handler=deployments.describe_deployment,
+        action=_read("get", "deployments", group="apps", name_arg="deployment_name"),
+    ),
+    Entry(handler=nodes.get_node_status, action=_read("get", "nodes", cluster_scoped=True, name_arg="node_name")),
+    Entry(handler=events.list_events, action=_read("list", "events")),
+    Entry(
+        handler=deployments.restart_deployment,
+        action=ActionTemplate(
+            verb="patch", group="apps", resource="deployments", write=True, name_arg="deployment_name"
+        ),
+        destructive=True,
+        idempotent=False,
+    ),
+    Entry(
+        handler=deployments.scale_deployment,
+        action=ActionTemplate(
+            verb="patch",
+            group="apps",
+            resource="deployments",
+            subresource="scale",
+            write=True,
+            name_arg="deployment_name",
+        ),
+        destructive=True,
+        idempotent=True,
+    ),
+)
+
+
+class Catalog:
+    """The entries by tool name, plus the listing document OPA filters `tools/list` with."""
+
+    def __init__(self, entries: tuple[Entry, ...] = ENTRIES) -> None:
+        self._by_name = {entry.name: entry for entry in entries}
+        self.listing: list[dict[str, Any]] = [
+            {"tool": entry.tool_document(), "action": entry.action.bind({})} for entry in entries
+        ]
+
+    def get(self, name: str) -> Entry | None:
+        return self._by_name.get(name)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._by_name.values())

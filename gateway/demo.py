@@ -1,0 +1,192 @@
+"""`k8s-mcp-gateway demo`: the three rules at work on a cluster that needs nothing of yours.
+
+Starts a real etcd + kube-apiserver on loopback (seeded with a few namespaces, deployments, pods,
+nodes and events), a real OPA with the project's policies, and the gateway over streamable HTTP
+as its own least-privilege ServiceAccount. Then it runs a short MCP session as an agent would and
+prints each call, the policy's decision and its reasons, taken from the gateway's audit trail.
+Finally it prints how to connect your own MCP client to the same stack and waits for Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastmcp import Client
+from kubernetes.client import AppsV1Api
+
+from gateway.sandbox.cluster import LocalCluster
+from gateway.sandbox.opa import OpaServer
+from gateway.sandbox.process import ManagedProcess, free_port
+from gateway.sandbox.seed import CRASHLOOP_POD
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    title: str
+    tool: str
+    arguments: dict[str, Any]
+
+
+SCRIPT: tuple[Step, ...] = (
+    Step("An allowed read: pods in an allowlisted namespace", "list_pods", {"namespace": "staging"}),
+    Step(
+        "An allowed read: the last lines the crash-looping container wrote before it died",
+        "get_pod_logs",
+        {"pod_name": CRASHLOOP_POD[1], "namespace": CRASHLOOP_POD[0], "tail_lines": 3, "previous": True},
+    ),
+    Step("Namespace allowlist: prod is not on it", "list_pods", {"namespace": "prod"}),
+    Step("Validation: a smuggled path never reaches the policy or the cluster", "list_pods", {"namespace": "../prod"}),
+    Step(
+        "Read-only by default: a write is refused",
+        "scale_deployment",
+        {"deployment_name": "web", "namespace": "staging", "replicas": 5},
+    ),
+)
+WRITE_AFTER_POLICY_CHANGE = Step(
+    "Writes enabled by the security team: the same write now needs a human approval",
+    "scale_deployment",
+    {"deployment_name": "web", "namespace": "staging", "replicas": 5},
+)
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class Stack:
+    cluster: LocalCluster
+    opa: OpaServer
+    gateway_url: str
+    audit_path: Path
+    env: dict[str, str]
+
+
+@contextmanager
+def running_stack(workdir: Path) -> Iterator[Stack]:
+    """Cluster, OPA and a gateway subprocess; all stopped on exit, whatever happens."""
+    started = time.monotonic()
+    with LocalCluster() as cluster, OpaServer(log_dir=workdir) as opa:
+        cluster.seed()
+        port = free_port()
+        audit_path = workdir / "audit.jsonl"
+        env = {
+            "K8S_MCP_OPA_URL": opa.url,
+            "K8S_MCP_KUBECONFIG": str(cluster.gateway_kubeconfig),
+            "K8S_MCP_CONTEXT": "sandbox",
+            "K8S_MCP_AUDIT_PATH": str(audit_path),
+        }
+        gateway = ManagedProcess(name="gateway", log_path=workdir / "gateway.log")
+        gateway.start(
+            [sys.executable, "-m", "gateway.cli", "serve"],
+            env={
+                **os.environ,
+                **env,
+                "K8S_MCP_TRANSPORT": "http",
+                "K8S_MCP_HOST": "127.0.0.1",
+                "K8S_MCP_PORT": str(port),
+            },
+        )
+        try:
+            gateway.wait_http_ready(f"http://127.0.0.1:{port}/healthz", timeout=30)
+            _out(f"Stack up in {time.monotonic() - started:.1f}s (apiserver {cluster.server}, OPA {opa.url}).")
+            yield Stack(cluster, opa, f"http://127.0.0.1:{port}/mcp", audit_path, env)
+        finally:
+            gateway.stop()
+
+
+def _last_record(audit_path: Path) -> dict[str, Any]:
+    records = [json.loads(line) for line in audit_path.read_text().splitlines() if line.strip()]
+    calls = [r for r in records if r.get("event") == "tool_call"]
+    return calls[-1] if calls else {}
+
+
+def _summary(text: str) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if "pods" in data:
+        return ", ".join(f"{p['name']} {p['phase']} ready {p['ready']} restarts {p['restarts']}" for p in data["pods"])
+    if "log" in data:
+        return f"{data['lines']} log lines: " + " | ".join(data["log"].splitlines())
+    return text[:200]
+
+
+async def _call(client: Client[Any], stack: Stack, step: Step) -> None:
+    args = ", ".join(f"{k}={v!r}" for k, v in step.arguments.items())
+    _out(f"\n{step.title}\n  → {step.tool}({args})")
+    result = await client.call_tool(step.tool, step.arguments, raise_on_error=False)
+    text = result.content[0].text if result.content and hasattr(result.content[0], "text") else ""
+    record = _last_record(stack.audit_path)
+    if result.is_error:
+        _out(f"  ✘ {record.get('outcome', 'error')}: {text}")
+    else:
+        _out(f"  ✔ allowed: {_summary(text)}")
+    if record.get("decision_id"):
+        _out(f"    OPA decision {record['decision_id']} allow={record['allow']} reasons={record['reasons']}")
+    else:
+        _out("    no policy query: refused before OPA")
+
+
+async def run_script(stack: Stack) -> None:
+    async with Client(stack.gateway_url) as client:
+        tools = await client.list_tools()
+        names = ", ".join(tool.name for tool in tools)
+        _out(f"\ntools/list shows {len(tools)} tools (writes hidden in read-only mode): {names}")
+        for step in SCRIPT:
+            await _call(client, stack, step)
+        _out("\nThe security team switches the policy data to readwrite (PUT /v1/data/mcp/config/mode; no restart):")
+        async with httpx.AsyncClient() as http:
+            response = await http.put(f"{stack.opa.url}/v1/data/mcp/config/mode", json="readwrite")
+            response.raise_for_status()
+        await _call(client, stack, WRITE_AFTER_POLICY_CHANGE)
+        with stack.cluster.admin_client() as admin:
+            replicas = AppsV1Api(admin).read_namespaced_deployment("web", "staging").spec.replicas
+        _out(f"\nThe cluster is unchanged: staging/web still has {replicas} replicas.")
+
+
+def _connect_help(stack: Stack) -> str:
+    env = " ".join(f"{k}={v}" for k, v in stack.env.items())
+    desktop = {
+        "mcpServers": {
+            "kubernetes": {
+                "command": str(Path(sys.executable).with_name("k8s-mcp-gateway")),
+                "args": ["serve"],
+                "env": stack.env,
+            }
+        }
+    }
+    return (
+        "\nConnect your own MCP client to this stack:\n"
+        f"  streamable HTTP: {stack.gateway_url}\n"
+        f"  stdio:           {env} {Path(sys.executable).with_name('k8s-mcp-gateway')} serve\n"
+        f"  Claude Desktop (claude_desktop_config.json):\n{json.dumps(desktop, indent=2)}\n"
+        f"  audit trail:     {stack.audit_path}\n"
+        "Press Ctrl-C to stop everything."
+    )
+
+
+def run_demo(*, once: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="k8s-mcp-demo-") as tmp, running_stack(Path(tmp)) as stack:
+        asyncio.run(run_script(stack))
+        if once:
+            return
+        _out(_connect_help(stack))
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            _out("\nStopping.")

@@ -1,0 +1,85 @@
+"""What can go wrong in a guarded call, as the agent sees it.
+
+Every error the gateway raises at the agent is a `GatewayError`, which is FastMCP's `ToolError`:
+FastMCP turns it into an MCP tool result with `isError: true` and the message unmasked. Messages
+are short and actionable; details (stack traces, OPA and Kubernetes responses) go to the log.
+
+    GatewayError (fastmcp ToolError)
+    ├── InvalidArguments     an argument breaks a rule; names the field and the rule
+    ├── UnknownTool          the tool is not in the catalog
+    ├── Denied               the policy said no; carries its reasons
+    │   └── ApprovalRequired the policy wants a human approval first
+    ├── PolicyUnavailable    OPA could not give a well-formed answer: fail closed
+    ├── AuditUnavailable     the write-ahead audit record could not be written
+    └── KubeError            the Kubernetes API refused or failed; carries the HTTP status
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastmcp.exceptions import ToolError
+
+
+class GatewayError(ToolError):
+    """Base of every error shown to the agent."""
+
+    outcome = "error"
+
+
+class InvalidArguments(GatewayError):
+    """Arguments failed validation; `problems` holds one `field: rule` line each."""
+
+    outcome = "invalid"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid arguments: " + "; ".join(self.problems))
+
+
+class UnknownTool(GatewayError):
+    outcome = "invalid"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown tool {name!r}")
+
+
+class Denied(GatewayError):
+    """The policy denied the call."""
+
+    outcome = "denied"
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons) or ["denied by policy"]
+        super().__init__("denied by policy: " + "; ".join(self.reasons))
+
+
+class ApprovalRequired(Denied):
+    """The call is allowed only with a human approval it does not carry."""
+
+    outcome = "approval_required"
+
+
+class PolicyUnavailable(GatewayError):
+    """OPA was unreachable, slow, or answered something that is not a decision."""
+
+    outcome = "policy_unavailable"
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__("denied: policy unavailable")
+
+
+class AuditUnavailable(GatewayError):
+    outcome = "audit_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("refused: the audit record could not be written, so the write did not run")
+
+
+class KubeError(GatewayError):
+    """A Kubernetes API failure, already shortened for the agent."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)

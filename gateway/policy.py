@@ -1,0 +1,110 @@
+"""The OPA client: one question per call, asked over a kept-alive connection.
+
+Every way the answer can fail to be a decision (connection refused, timeout, non-2xx status,
+undefined result, malformed JSON, a field of the wrong type) is mapped at this boundary to
+`PolicyUnavailable`, which the guard turns into a denial. There is no path from an error to an
+allow. Details go to the log, never to the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+from gateway.errors import PolicyUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
+
+
+class ApprovalRequirement(_Strict):
+    required: StrictBool
+    approvers: list[StrictStr]
+    count: StrictInt = Field(ge=0)
+    ttl_seconds: StrictInt = Field(ge=0)
+    kinds: list[StrictStr]
+
+
+class Obligations(_Strict):
+    max_log_lines: StrictInt | None = Field(None, ge=1)
+    dry_run: StrictBool = False
+
+
+class Decision(_Strict):
+    """The decision document (see docs/contract.md); `decision_id` comes from OPA's envelope."""
+
+    allow: StrictBool
+    reasons: list[StrictStr]
+    approval: ApprovalRequirement
+    obligations: Obligations
+    decision_id: StrictStr | None = None
+
+
+class PolicyClient:
+    """Asks OPA's Data API for decisions and for the visible tools."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        decision_path: str,
+        visibility_path: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._decision_url = f"/v1/data/{decision_path.strip('/')}"
+        self._visibility_url = f"/v1/data/{visibility_path.strip('/')}"
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=60),
+            transport=transport,
+            headers={"Content-Type": "application/json"},
+        )
+
+    async def decide(self, document: dict[str, Any]) -> Decision:
+        result, decision_id = await self._query(self._decision_url, document)
+        if not isinstance(result, dict):
+            raise self._unavailable("decision is not an object", result)
+        try:
+            return Decision.model_validate({**result, "decision_id": decision_id})
+        except ValidationError as exc:
+            raise self._unavailable("decision has wrong fields or types", exc.errors(include_url=False)) from None
+
+    async def visible_tools(self, document: dict[str, Any]) -> frozenset[str]:
+        result, _ = await self._query(self._visibility_url, document)
+        if not isinstance(result, list) or not all(isinstance(name, str) for name in result):
+            raise self._unavailable("visible_tools is not a list of names", result)
+        return frozenset(result)
+
+    async def _query(self, url: str, document: dict[str, Any]) -> tuple[Any, str | None]:
+        try:
+            response = await self._client.post(url, json={"input": document})
+        except httpx.TimeoutException:
+            raise self._unavailable("timed out", url) from None
+        except httpx.HTTPError as exc:
+            raise self._unavailable(f"unreachable ({type(exc).__name__})", url) from None
+        if response.status_code != 200:
+            raise self._unavailable(f"HTTP {response.status_code}", response.text[:500])
+        try:
+            body = response.json()
+        except ValueError:
+            raise self._unavailable("malformed JSON", response.text[:500]) from None
+        if not isinstance(body, dict) or "result" not in body:
+            raise self._unavailable("undefined result (is the policy loaded at this path?)", url)
+        decision_id = body.get("decision_id")
+        return body["result"], decision_id if isinstance(decision_id, str) else None
+
+    @staticmethod
+    def _unavailable(detail: str, context: Any) -> PolicyUnavailable:
+        log.error("policy unavailable: %s: %.500r", detail, context)
+        return PolicyUnavailable(detail)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

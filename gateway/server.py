@@ -1,0 +1,104 @@
+"""Assembly: the FastMCP server with the catalog's tools behind the guard.
+
+`Gateway.open` builds every long-lived part once (the OPA connection pool, the audit file, the
+Kubernetes client and its thread pool) and `aclose` releases them; nothing is built per call.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+
+from fastmcp import FastMCP
+from fastmcp.tools.function_tool import FunctionTool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from gateway import __version__
+from gateway.audit import AuditLog
+from gateway.catalog import Catalog
+from gateway.guard import GatewayState, Guard
+from gateway.identity import StdioIdentity
+from gateway.kube import Kube, load_api_client
+from gateway.policy import PolicyClient
+from gateway.settings import Settings
+
+INSTRUCTIONS = (
+    "Kubernetes SRE tools. Every call is checked against the security team's policy before it "
+    "reaches the cluster: reads are limited to allowed namespaces, writes are off unless the policy "
+    "enables them and may need a human approval. A denied call says why; do not retry it unchanged."
+)
+
+
+def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
+    """Register each catalog tool, bound to `kube`, with the guard in front of all of them."""
+    server = FastMCP(
+        name="k8s-mcp-gateway",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        middleware=[guard],
+        mask_error_details=True,
+    )
+    for entry in catalog:
+        server.add_tool(
+            FunctionTool.from_function(
+                functools.partial(entry.handler, kube),
+                name=entry.name,
+                description=inspect.getdoc(entry.handler),
+                annotations=entry.annotations(),
+            )
+        )
+
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return server
+
+
+@dataclass(kw_only=True)
+class Gateway:
+    """The running parts of one gateway process."""
+
+    server: FastMCP
+    policy: PolicyClient
+    audit: AuditLog
+    kube: Kube
+
+    @classmethod
+    def open(cls, settings: Settings, *, kube: Kube | None = None) -> Gateway:
+        if kube is None:
+            api_client, cluster = load_api_client(
+                kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.context
+            )
+            kube = Kube(
+                api_client=api_client, cluster=cluster, timeout=settings.kube_timeout, workers=settings.kube_workers
+            )
+        policy = PolicyClient(
+            base_url=str(settings.opa_url),
+            decision_path=settings.opa_decision_path,
+            visibility_path=settings.opa_visibility_path,
+            timeout=settings.opa_timeout,
+        )
+        audit = AuditLog(path=settings.audit_path)
+        catalog = Catalog()
+        guard = Guard(
+            catalog=catalog,
+            policy=policy,
+            audit=audit,
+            gateway=GatewayState(
+                mode=settings.mode,
+                dry_run=settings.dry_run,
+                cluster=kube.cluster,
+                namespaces=tuple(settings.namespaces) if settings.namespaces is not None else None,
+                transport=settings.transport,
+            ),
+            stdio_identity=StdioIdentity.configured(sub=settings.principal, groups=settings.principal_groups),
+        )
+        return cls(server=build_server(catalog=catalog, kube=kube, guard=guard), policy=policy, audit=audit, kube=kube)
+
+    async def aclose(self) -> None:
+        await self.policy.aclose()
+        self.audit.close()
+        self.kube.close()

@@ -1,0 +1,95 @@
+"""The gateway's settings: environment variables `K8S_MCP_*`, each also a `serve` flag.
+
+One `BaseSettings` class is the single source of names, defaults and help text; the CLI and the
+README table are generated from it. These settings describe the *gateway*; what is allowed is the
+policy's business. `mode`, `dry_run` and `namespaces` are the gateway's own state, sent to OPA in
+`input.gateway`, so the gateway can be started stricter than the policy but never looser.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gateway.validation import DNS1123_LABEL
+
+
+def _default_audit_path() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "k8s-mcp-gateway" / "audit.jsonl"
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway. Invalid values fail at start, naming the setting."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="K8S_MCP_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+    )
+
+    transport: Literal["stdio", "http"] = Field("stdio", description="MCP transport: stdio or streamable HTTP.")
+    host: str = Field("127.0.0.1", description="Address the HTTP transport listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the HTTP transport listens on.")
+    http_path: str = Field("/mcp", pattern=r"^/", description="URL path of the streamable HTTP endpoint.")
+
+    opa_url: AnyHttpUrl = Field(AnyHttpUrl("http://127.0.0.1:8181"), description="Base URL of the OPA sidecar.")
+    opa_decision_path: str = Field(
+        "mcp/authz/decision", pattern=r"^[A-Za-z0-9_/]+$", description="Data API path of the decision rule."
+    )
+    opa_visibility_path: str = Field(
+        "mcp/authz/visible_tools",
+        pattern=r"^[A-Za-z0-9_/]+$",
+        description="Data API path of the rule that filters tools/list.",
+    )
+    opa_timeout: float = Field(
+        1.0, gt=0, le=30, description="Seconds to wait for OPA before failing closed (policy unavailable)."
+    )
+
+    mode: Literal["readonly", "readwrite"] = Field(
+        "readonly", description="Gateway mode; the policy takes the stricter of this and its own mode."
+    )
+    dry_run: bool = Field(False, description="Run every write as a server-side dry run.")
+    namespaces: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="The gateway's own namespace allowlist (comma-separated), on top of the policy's.",
+    )
+
+    principal: str | None = Field(
+        None, description="Who the stdio principal is (default: the OS user running the gateway)."
+    )
+    principal_groups: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Groups of the stdio principal (comma-separated)."
+    )
+
+    audit_path: Path = Field(
+        default_factory=_default_audit_path, description="JSON Lines audit file; one record per tool call."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level (stderr).")
+
+    kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: in-cluster, then ~/.kube/config).")
+    context: str | None = Field(None, description="Kubeconfig context to use.")
+    kube_timeout: float = Field(10.0, gt=0, le=300, description="Seconds before a Kubernetes API call times out.")
+    kube_workers: int = Field(
+        8, ge=1, le=64, description="Threads for Kubernetes calls, so they never block the event loop."
+    )
+
+    @field_validator("namespaces", "principal_groups", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces_are_labels(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or ():
+            if not DNS1123_LABEL.fullmatch(name):
+                raise ValueError(f"{name!r} is not a DNS-1123 label")
+        return value

@@ -1,0 +1,124 @@
+"""Argument types of the tools, and the check every call passes before the policy sees it.
+
+Each type carries its rule twice: as JSON Schema (so clients see it in `tools/list`) and as a
+validator whose message names the rule. A call that breaks a rule is refused before OPA's allow
+path and before Kubernetes, with one `field: rule` line per problem.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, get_type_hints
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from gateway.errors import InvalidArguments
+
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+_KEY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
+_LABEL_REQUIREMENT = re.compile(
+    rf"\s*(!?{_KEY}|{_KEY}\s*(=|==|!=)\s*{_VALUE}|{_KEY}\s+(in|notin)\s+\(\s*{_VALUE}(\s*,\s*{_VALUE})*\s*\))\s*"
+)
+_FIELD_REQUIREMENT = re.compile(r"\s*[A-Za-z][A-Za-z0-9_.]*\s*(=|==|!=)\s*[-A-Za-z0-9_.:/]*\s*")
+_TOP_LEVEL_COMMA = re.compile(r",(?![^()]*\))")
+
+
+def _matches(pattern: re.Pattern[str], rule: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(rule)
+        return value
+
+    return check
+
+
+def _selector(requirement: re.Pattern[str], rule: str) -> Callable[[str | None], str | None]:
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = _TOP_LEVEL_COMMA.split(value)
+        if not value.strip() or not all(requirement.fullmatch(part) for part in parts):
+            raise ValueError(rule)
+        return value.strip()
+
+    return check
+
+
+_LABEL_RULE = "must be a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending alphanumeric"
+_SUBDOMAIN_RULE = (
+    "must be a DNS-1123 subdomain: at most 253 lowercase letters, digits, '-' or '.', starting and ending alphanumeric"
+)
+
+Namespace = Annotated[
+    str,
+    Field(
+        max_length=63, description="Namespace (DNS-1123 label).", json_schema_extra={"pattern": DNS1123_LABEL.pattern}
+    ),
+    AfterValidator(_matches(DNS1123_LABEL, _LABEL_RULE)),
+]
+ObjectName = Annotated[
+    str,
+    Field(max_length=253, json_schema_extra={"pattern": DNS1123_SUBDOMAIN.pattern}),
+    AfterValidator(_matches(DNS1123_SUBDOMAIN, _SUBDOMAIN_RULE)),
+]
+ContainerName = Annotated[
+    str,
+    Field(
+        max_length=63,
+        description="Container name (DNS-1123 label).",
+        json_schema_extra={"pattern": DNS1123_LABEL.pattern},
+    ),
+    AfterValidator(_matches(DNS1123_LABEL, _LABEL_RULE)),
+]
+LabelSelector = Annotated[
+    str | None,
+    Field(max_length=1024, description="Label selector, e.g. 'app=web,tier!=db' or 'env in (a,b)'."),
+    AfterValidator(_selector(_LABEL_REQUIREMENT, "must be a label selector such as 'app=web,tier!=db'")),
+]
+FieldSelector = Annotated[
+    str | None,
+    Field(max_length=1024, description="Field selector, e.g. 'status.phase=Running'."),
+    AfterValidator(_selector(_FIELD_REQUIREMENT, "must be a field selector such as 'status.phase=Running'")),
+]
+
+
+def arguments_model(fn: Callable[..., Any], *, skip: int = 1) -> type[BaseModel]:
+    """Build, once per tool, a strict model of `fn`'s keyword arguments.
+
+    The first `skip` parameters are injected by the server (the Kubernetes client) and are not
+    the agent's to set. Unknown arguments are an error rather than silently dropped, so that an
+    agent never believes a filter was applied when it was not.
+    """
+    hints = get_type_hints(fn, include_extras=True)
+    params = list(inspect.signature(fn).parameters.values())[skip:]
+    fields: dict[str, Any] = {
+        p.name: (hints[p.name], ... if p.default is inspect.Parameter.empty else p.default) for p in params
+    }
+    return create_model(
+        f"{fn.__name__}_arguments",
+        __config__=ConfigDict(extra="forbid", str_strip_whitespace=False),
+        **fields,
+    )
+
+
+def validate_arguments(model: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
+    """Return the normalised arguments (defaults filled in) or raise `InvalidArguments`."""
+    try:
+        return model.model_validate(raw).model_dump(mode="json")
+    except ValidationError as exc:
+        raise InvalidArguments([_describe(error) for error in exc.errors()]) from None
+
+
+def _describe(error: Any) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "arguments"
+    if error["type"] == "extra_forbidden":
+        return f"{field}: is not an argument of this tool"
+    if error["type"] == "missing":
+        return f"{field}: is required"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{field}: {message}"
