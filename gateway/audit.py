@@ -14,7 +14,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from gateway.errors import AuditUnavailable
 
@@ -27,7 +27,7 @@ class AuditLog:
     def __init__(self, *, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
 
     async def record(self, entry: dict[str, Any]) -> None:
@@ -46,15 +46,17 @@ class AuditLog:
             raise AuditUnavailable() from None
 
     async def _append(self, entry: dict[str, Any], *, sync: bool) -> None:
-        line = json.dumps(entry, separators=(",", ":"), default=str) + "\n"
+        line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
         await asyncio.get_running_loop().run_in_executor(self._writer, self._write, line, sync)
 
-    def _write(self, line: str, sync: bool) -> None:
-        self._file.write(line)
-        self._file.flush()
+    def _write(self, line: bytes, sync: bool) -> None:
+        # One unbuffered O_APPEND write per record: a failed write leaves nothing half-buffered.
+        written = os.write(self._fd, line)
+        if written != len(line):
+            raise OSError(f"short write to the audit file ({written} of {len(line)} bytes)")
         if sync:
-            os.fsync(self._file.fileno())
+            os.fsync(self._fd)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
-        self._file.close()
+        os.close(self._fd)

@@ -77,10 +77,10 @@ class Entry:
 
     def annotations(self) -> ToolAnnotations:
         return ToolAnnotations(
-            readOnlyHint=self.read_only,
-            destructiveHint=self.destructive,
-            idempotentHint=self.idempotent,
-            openWorldHint=False,
+            read_only_hint=self.read_only,
+            destructive_hint=self.destructive,
+            idempotent_hint=self.idempotent,
+            open_world_hint=False,
         )
 
 
