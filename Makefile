@@ -35,6 +35,7 @@ lint:
 policy-test:
 	@test -z "$$($(OPA) fmt --list policies)" || { echo "opa fmt: run '$(OPA) fmt -w policies'"; $(OPA) fmt --list policies; exit 1; }
 	$(OPA) check --strict policies
+	$(TOOLS)/regal lint policies
 	$(OPA) test policies
 	@$(OPA) test --coverage --threshold 90 policies > .tools/coverage.json || { echo "policy coverage below 90%"; exit 1; }
 	@$(BIN)/python -c "import json; print('policy coverage: %.1f%%' % json.load(open('.tools/coverage.json'))['coverage'])"

@@ -10,10 +10,11 @@ from gateway.sandbox.binaries import REPO_ROOT, find_binary
 from gateway.sandbox.process import ManagedProcess, free_port
 
 POLICY_DIR = REPO_ROOT / "policies"
+OPA_CONFIG = REPO_ROOT / "opa" / "config.yaml"
 
 
 class OpaServer:
-    """OPA as the gateway's sidecar would run it: REST API on loopback, decision logs on.
+    """OPA as the gateway's sidecar runs it (opa/config.yaml): REST API on loopback, decision logs on.
 
     Decision logging to the console makes OPA return a `decision_id` with every answer,
     which the gateway copies into its audit records.
@@ -41,8 +42,9 @@ class OpaServer:
                 f"127.0.0.1:{self.port}",
                 "--log-level",
                 "error",
-                "--set",
-                "decision_logs.console=true",
+                "--skip-version-check",
+                "--config-file",
+                OPA_CONFIG,
                 *self.paths,
             ]
         )

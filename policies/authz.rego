@@ -1,0 +1,341 @@
+# METADATA
+# title: k8s-mcp-gateway authorization
+# description: |
+#   Decides every Kubernetes tool call of k8s-mcp-gateway (policy contract version 1,
+#   docs/contract.md). Three safety rules: read-only by default, a namespace allowlist
+#   (plus an allowlist of cluster-scoped reads), and a human approval bound to the exact
+#   action for every write. Settings come from data.mcp.config (policies/data.json); a key
+#   missing from the data falls back to the strictest value.
+package mcp.authz # regal ignore:directory-package-mismatch
+
+import rego.v1
+
+# METADATA
+# title: Decision for one tool call
+# description: |
+#   The decision document of contract version 1, defined for any input: allow, sorted
+#   human-readable reasons (empty when allowed), the approval the call still needs
+#   (required false and zero values unless a write lacks a valid approval) and the
+#   obligations the gateway applies before running the call.
+# entrypoint: true
+decision := {
+	"allow": _allow,
+	"reasons": sort(_reasons),
+	"approval": _approval_requirement,
+	"obligations": {
+		"max_log_lines": _max_log_lines,
+		"dry_run": _dry_run,
+	},
+}
+
+# METADATA
+# title: Tools shown by tools/list
+# description: |
+#   For the listing input, the sorted names of the catalog's tools that could be allowed for
+#   this principal and gateway: a write is hidden while the effective mode is readonly, a
+#   cluster-scoped tool is shown only for a read of a listed resource, a namespaced tool only
+#   when at least one namespace is reachable. A write that needs approval is shown.
+#   A courtesy only: every call is decided again by decision.
+# entrypoint: true
+visible_tools := sort({entry.tool.name |
+	_request_ok
+	some entry in _catalog
+	is_string(entry.tool.name)
+	_visible(entry.action)
+})
+
+# ---------------------------------------------------------------------------------------------
+# Policy data (data.mcp.config), each setting with its strict fallback
+# ---------------------------------------------------------------------------------------------
+
+default _config := {}
+
+# data.mcp.config is policies/data.json, which Regal does not see
+_config := data.mcp.config if is_object(data.mcp.config) # regal ignore:unresolved-reference
+
+default _policy_mode := "readonly"
+
+_policy_mode := "readwrite" if _config.mode == "readwrite"
+
+default _policy_namespaces := []
+
+_policy_namespaces := _config.namespaces if is_array(_config.namespaces)
+
+default _cluster_reads := []
+
+_cluster_reads := _config.cluster_reads if is_array(_config.cluster_reads)
+
+default _max_log_lines := 500
+
+_max_log_lines := n if {
+	n := _config.obligations.max_log_lines
+	_whole_number(n)
+	n >= 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# The gateway's own state (input.gateway): the stricter of it and the policy wins
+# ---------------------------------------------------------------------------------------------
+
+default _gateway_mode := "readonly"
+
+_gateway_mode := "readwrite" if input.gateway.mode == "readwrite"
+
+# true when the gateway sends its own namespace allowlist (anything but null or absent)
+default _gateway_restricts_namespaces := false
+
+_gateway_restricts_namespaces if input.gateway.namespaces != null
+
+default _writes_enabled := false
+
+_writes_enabled if {
+	_policy_mode == "readwrite"
+	_gateway_mode == "readwrite"
+}
+
+default _dry_run := false
+
+_dry_run if _config.dry_run == true
+
+_dry_run if input.gateway.dry_run == true
+
+# ---------------------------------------------------------------------------------------------
+# The input document
+# ---------------------------------------------------------------------------------------------
+
+_supported_version := 1
+
+_read_verbs := {"get", "list", "watch"}
+
+# Note: `not f(input.x)` is undefined, not true, when input.x is undefined; so every check of
+# an input field below is a rule with a default, or reads the field with object.get.
+
+default _version_ok := false
+
+_version_ok if input.version == _supported_version
+
+default _principal_ok := false
+
+_principal_ok if _non_empty_string(input.principal.sub)
+
+default _request_ok := false
+
+_request_ok if {
+	_version_ok
+	_principal_ok
+}
+
+_action := input.action if is_object(input.action)
+
+# the namespace a namespaced action targets; undefined unless a non-empty string
+_namespace := ns if {
+	ns := _action.namespace
+	_non_empty_string(ns)
+}
+
+_is_write if _action.write == true
+
+# ---------------------------------------------------------------------------------------------
+# Decision
+# ---------------------------------------------------------------------------------------------
+
+default _allow := false
+
+_allow if {
+	count(_denials) == 0
+	not _approval_missing
+}
+
+_reasons := _denials | _approval_reasons
+
+# every reason the call cannot run, approval aside
+_denials := _input_denials | _action_denials
+
+_input_denials contains "the input is not a version 1 policy input (input.version must be 1)" if not _version_ok
+
+_input_denials contains "the input names no caller (input.principal.sub must be a non-empty string)" if {
+	not _principal_ok
+}
+
+_input_denials contains "the input has no action (input.action must be an object)" if not _action
+
+_action_denials contains "action.write must be true or false" if {
+	_action
+	not is_boolean(object.get(_action, "write", null))
+}
+
+_action_denials contains "action.cluster_scoped must be true or false" if {
+	_action
+	not is_boolean(object.get(_action, "cluster_scoped", null))
+}
+
+_action_denials contains "action.resource must be a non-empty string" if {
+	_action
+	not _non_empty_string(object.get(_action, "resource", null))
+}
+
+_action_denials contains sprintf("action.verb %s is not a read verb, but action.write is false", [verb]) if {
+	_action.write == false
+	not _verb_matches(_action)
+	verb := json.marshal(object.get(_action, "verb", null))
+}
+
+# Rule 1: read-only by default.
+
+_action_denials contains `writes are disabled: the policy mode is "readonly"` if {
+	_is_write
+	_policy_mode == "readonly"
+}
+
+_action_denials contains `writes are disabled: the gateway runs in "readonly" mode` if {
+	_is_write
+	_gateway_mode == "readonly"
+}
+
+# Rule 2: the namespace allowlist, for namespaced actions.
+
+_action_denials contains "the action is namespaced but names no namespace" if {
+	_action.cluster_scoped == false
+	not _namespace
+}
+
+_action_denials contains sprintf("namespace %s is not a valid namespace name", [ns]) if {
+	_action.cluster_scoped == false
+	_namespace
+	not _valid_namespace_name(_namespace)
+	ns := json.marshal(_namespace)
+}
+
+_action_denials contains sprintf("namespace %s is not in the allowlist", [ns]) if {
+	_action.cluster_scoped == false
+	_namespace
+	not _in_policy_allowlist(_namespace)
+	ns := json.marshal(_namespace)
+}
+
+_action_denials contains sprintf("namespace %s is not in the gateway's allowlist", [ns]) if {
+	_action.cluster_scoped == false
+	_namespace
+	not _in_gateway_allowlist(_namespace)
+	ns := json.marshal(_namespace)
+}
+
+# Rule 2b: cluster-scoped actions are reads of listed resources only.
+
+_action_denials contains "cluster-scoped writes are not allowed" if {
+	_action.cluster_scoped == true
+	_is_write
+}
+
+_action_denials contains sprintf("cluster-scoped resource %s is not in the cluster read allowlist", [resource]) if {
+	_action.cluster_scoped == true
+	_action.write == false
+	not _cluster_read_allowed(_action)
+	resource := json.marshal(_action.resource)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Listing
+# ---------------------------------------------------------------------------------------------
+
+default _catalog := []
+
+_catalog := input.catalog if is_array(input.catalog)
+
+_visible(action) if {
+	_action_well_formed(action)
+	_mode_allows(action)
+	action.cluster_scoped == true
+	_cluster_read_allowed(action)
+}
+
+_visible(action) if {
+	_action_well_formed(action)
+	_mode_allows(action)
+	action.cluster_scoped == false
+	_some_namespace_reachable
+}
+
+_action_well_formed(action) if {
+	is_boolean(action.write)
+	is_boolean(action.cluster_scoped)
+	_non_empty_string(action.resource)
+	_verb_matches(action)
+}
+
+_mode_allows(action) if action.write == false
+
+_mode_allows(action) if {
+	action.write == true
+	_writes_enabled
+}
+
+# a namespace is reachable when the policy allowlist and the gateway's both admit it; any valid
+# name stands for "*", so "default" is tried beside every listed name
+_some_namespace_reachable if {
+	candidates := ({"default"} | {ns | some ns in _policy_namespaces}) | {ns | some ns in _gateway_namespaces}
+	some ns in candidates
+	_namespace_allowed(ns)
+}
+
+default _gateway_namespaces := []
+
+_gateway_namespaces := input.gateway.namespaces if is_array(input.gateway.namespaces)
+
+# ---------------------------------------------------------------------------------------------
+# Shared predicates
+# ---------------------------------------------------------------------------------------------
+
+_namespace_allowed(ns) if {
+	_valid_namespace_name(ns)
+	_in_policy_allowlist(ns)
+	_in_gateway_allowlist(ns)
+}
+
+# a Kubernetes namespace name: an RFC 1123 label, matched as is (no normalisation)
+_valid_namespace_name(ns) if {
+	is_string(ns)
+	regex.match(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`, ns)
+	count(ns) <= 63
+}
+
+# exact match; "*" in the policy data admits any namespace
+_in_policy_allowlist(ns) if ns in _policy_namespaces
+
+_in_policy_allowlist(_) if "*" in _policy_namespaces
+
+# exact match; a gateway that sends no allowlist (null) adds no restriction
+_in_gateway_allowlist(_) if not _gateway_restricts_namespaces
+
+_in_gateway_allowlist(ns) if ns in _gateway_namespaces
+
+_cluster_read_allowed(action) if {
+	action.write == false
+	action.resource in _cluster_reads
+}
+
+# a write may use any verb; a read must use a read verb
+_verb_matches(action) if action.write == true
+
+_verb_matches(action) if {
+	action.write == false
+	action.verb in _read_verbs
+}
+
+_non_empty_string(value) if {
+	is_string(value)
+	value != ""
+}
+
+_whole_number(value) if {
+	is_number(value)
+	value == floor(value)
+}
+
+_strings(values) := [value | some value in values; is_string(value)] if is_array(values)
+
+else := []
+
+_plural(1, singular, _) := singular
+
+_plural(n, _, plural) := plural if n != 1
