@@ -16,6 +16,7 @@ export OPA_VERSION
 setup: $(VENV)/.installed
 	@opa/install.sh
 	@cluster/build.sh
+	@containers/check/build.sh
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
