@@ -31,6 +31,10 @@ class ActionTemplate:
     write: bool = False
     name_arg: str | None = None
 
+    def template(self) -> dict[str, Any]:
+        """The action with no object named yet, for the `tools/list` query."""
+        return {**self.bind({}), "verb": self.verb}
+
     def bind(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The action document for one call. A `get` without a name is a `list`, as in RBAC."""
         name = arguments.get(self.name_arg) if self.name_arg else None
@@ -130,7 +134,7 @@ class Catalog:
     def __init__(self, entries: tuple[Entry, ...] = ENTRIES) -> None:
         self._by_name = {entry.name: entry for entry in entries}
         self.listing: list[dict[str, Any]] = [
-            {"tool": entry.tool_document(), "action": entry.action.bind({})} for entry in entries
+            {"tool": entry.tool_document(), "action": entry.action.template()} for entry in entries
         ]
 
     def get(self, name: str) -> Entry | None:

@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from gateway import __version__
-from gateway.demo import run_demo
 from gateway.kube import KubeConfigError
 from gateway.server import Gateway
 from gateway.settings import Settings
@@ -113,6 +112,9 @@ async def _serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command == "demo":
+        # Imported here: the demo's sandbox is not needed by `serve`, which clients start often.
+        from gateway.demo import run_demo  # noqa: PLC0415
+
         _configure_logging("WARNING")
         run_demo(once=args.once)
         return

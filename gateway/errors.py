@@ -55,9 +55,15 @@ class Denied(GatewayError):
 
 
 class ApprovalRequired(Denied):
-    """The call is allowed only with a human approval it does not carry."""
+    """The call is allowed only with a human approval it does not carry; says who can approve."""
 
     outcome = "approval_required"
+
+    def __init__(self, reasons: Sequence[str], *, approvers: Sequence[str], count: int) -> None:
+        if not any(reason.startswith("approval required") for reason in reasons):
+            who = ", ".join(approvers) or "an approver"
+            reasons = [f"approval required: {count} approval(s) from {who}", *reasons]
+        super().__init__(reasons)
 
 
 class PolicyUnavailable(GatewayError):

@@ -144,6 +144,7 @@ class Guard(Middleware):
             record["error"] = str(exc)
             if isinstance(exc, PolicyUnavailable):
                 record["reasons"] = ["policy unavailable"]
+                record["policy_error"] = exc.detail
             raise
         except Exception as exc:
             log.exception("tool %s failed", params.name)
@@ -178,7 +179,9 @@ class Guard(Middleware):
         if decision.allow:
             return
         if decision.approval.required:
-            raise ApprovalRequired(decision.reasons)
+            raise ApprovalRequired(
+                decision.reasons, approvers=decision.approval.approvers, count=decision.approval.count
+            )
         raise Denied(decision.reasons)
 
     def _input(

@@ -47,6 +47,8 @@ def load_api_client(*, kubeconfig: str | None, context: str | None) -> tuple[cli
     except (ConfigException, OSError, TypeError) as exc:
         where = kubeconfig or "~/.kube/config"
         raise KubeConfigError(f"no usable Kubernetes configuration in {where}: {exc}") from exc
+    # One attempt per call: the agent gets a prompt answer and decides whether to retry.
+    configuration.retries = False
     return client.ApiClient(configuration), cluster
 
 
@@ -82,11 +84,18 @@ class Kube:
             return await loop.run_in_executor(self._pool, bound)
         except ApiException as exc:
             raise _from_api_exception(exc, kwargs) from None
-        except (urllib3.exceptions.TimeoutError, TimeoutError):
-            raise KubeError(f"the Kubernetes API did not answer within {self.timeout:g}s") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            log.warning("Kubernetes API unreachable: %s", exc)
-            raise KubeError("the Kubernetes API is unreachable") from None
+            raise self._transport_error(exc) from None
+
+    def _transport_error(self, exc: BaseException) -> KubeError:
+        """Name a network failure; a refused connection is not a timeout, though urllib3 nests them."""
+        cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
+        log.warning("Kubernetes API call failed: %s", cause)
+        if isinstance(cause, urllib3.exceptions.NewConnectionError | ConnectionError):
+            return KubeError("the Kubernetes API is unreachable")
+        if isinstance(cause, urllib3.exceptions.TimeoutError | TimeoutError):
+            return KubeError(f"the Kubernetes API did not answer within {self.timeout:g}s")
+        return KubeError("the Kubernetes API is unreachable")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

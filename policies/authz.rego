@@ -70,7 +70,7 @@ default _max_log_lines := 500
 _max_log_lines := n if {
 	n := _config.obligations.max_log_lines
 	_whole_number(n)
-	n >= 0
+	n >= 1
 }
 
 # ---------------------------------------------------------------------------------------------

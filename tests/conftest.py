@@ -1,0 +1,144 @@
+"""Shared fixtures: the fake kube, OPA (stubbed or real), and gateways with in-memory clients."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+import respx
+
+from gateway.sandbox.opa import OpaServer
+from gateway.settings import Settings
+from tests.support import CountingKube, Harness, OpaStub, open_harness, policy_copy
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No K8S_MCP_* variable of the developer's shell leaks into a test's settings."""
+    for name in list(os.environ):
+        if name.startswith("K8S_MCP_"):
+            monkeypatch.delenv(name)
+
+
+# --------------------------------------------------------------------------------------------
+# OPA
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def opa() -> Iterator[OpaServer]:
+    """A real `opa run --server` with the project's policies/, shared by the whole session."""
+    with OpaServer() as server:
+        yield server
+
+
+class PolicyServers(Protocol):
+    def __call__(self, config_patch: Mapping[str, Any]) -> str: ...
+
+
+@pytest.fixture(scope="session")
+def policy_opa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyServers]:
+    """Start (once per distinct patch) a real OPA on a copy of policies/ with changed policy data.
+
+    `policy_opa({"mode": "readwrite"})` returns the URL of an OPA whose data.mcp.config is the
+    project's with `mode` replaced; nested mappings are merged, lists replaced.
+    """
+    servers: dict[str, OpaServer] = {}
+
+    def start(config_patch: Mapping[str, Any]) -> str:
+        key = json.dumps(config_patch, sort_keys=True)
+        if key not in servers:
+            directory = policy_copy(tmp_path_factory.mktemp("policy"), config_patch)
+            servers[key] = OpaServer(paths=(directory,)).start()
+        return servers[key].url
+
+    try:
+        yield start
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture
+def opa_stub() -> Iterator[OpaStub]:
+    """OPA's Data API stubbed with respx: allow everything, show every tool, unless told otherwise."""
+    with respx.mock(base_url=OpaStub.url, assert_all_called=False) as router:
+        yield OpaStub(router)
+
+
+# --------------------------------------------------------------------------------------------
+# Gateways
+# --------------------------------------------------------------------------------------------
+
+
+class GatewayFactory(Protocol):
+    async def __call__(
+        self,
+        *,
+        opa_url: str,
+        kube: CountingKube | None = None,
+        settings: Settings | None = None,
+        **overrides: Any,
+    ) -> Harness: ...
+
+
+@pytest.fixture
+async def open_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
+    """Open gateways (each with its own audit file and fake kube) and close them after the test.
+
+    Without `settings`, they are built from `opa_url`, a fresh audit path and `overrides`; with
+    `settings`, those are used as given (for tests of settings read from the environment).
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        opened = 0
+
+        async def open_(
+            *,
+            opa_url: str,
+            kube: CountingKube | None = None,
+            settings: Settings | None = None,
+            **overrides: Any,
+        ) -> Harness:
+            nonlocal opened
+            opened += 1
+            if settings is None:
+                values = {"audit_path": tmp_path / f"audit-{opened}.jsonl", **overrides}
+                settings = Settings(opa_url=opa_url, **values)
+            return await stack.enter_async_context(open_harness(settings, kube=kube))
+
+        yield open_
+
+
+# Opening a gateway costs ~0.1 s (tool schemas, an SSL context), so the default ones are opened
+# once per session and reset before each test that uses them.
+
+
+@pytest.fixture(scope="session")
+async def _stub_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    audit_path = tmp_path_factory.mktemp("stub-gateway") / "audit.jsonl"
+    async with open_harness(Settings(opa_url=OpaStub.url, audit_path=audit_path)) as harness:
+        yield harness
+
+
+@pytest.fixture(scope="session")
+async def _live_gateway(tmp_path_factory: pytest.TempPathFactory, opa: OpaServer) -> AsyncIterator[Harness]:
+    audit_path = tmp_path_factory.mktemp("live-gateway") / "audit.jsonl"
+    async with open_harness(Settings(opa_url=opa.url, audit_path=audit_path)) as harness:
+        yield harness
+
+
+@pytest.fixture
+def gateway(_stub_gateway: Harness, opa_stub: OpaStub) -> Harness:
+    """A default gateway (readonly, no dry run, no namespace restriction) in front of the OPA stub."""
+    return _stub_gateway.reset()
+
+
+@pytest.fixture
+def live_gateway(_live_gateway: Harness) -> Harness:
+    """A default gateway in front of the real OPA with the project's policies."""
+    return _live_gateway.reset()

@@ -1,0 +1,83 @@
+"""tools/list shows what the real policy could allow; the listing is a courtesy, calls are decided again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.sandbox.opa import OpaServer
+from tests.conftest import GatewayFactory, PolicyServers
+from tests.support import ALL_TOOLS, CLUSTER_SCOPED_TOOLS, READ_TOOLS, Harness
+
+pytestmark = pytest.mark.integration
+
+
+async def test_the_default_policy_lists_the_read_tools(live_gateway: Harness) -> None:
+    assert await live_gateway.tool_names() == set(READ_TOOLS)
+    assert live_gateway.kube.calls == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "settings", "visible"),
+    [
+        ({"mode": "readwrite"}, {"mode": "readwrite"}, set(ALL_TOOLS)),
+        ({"mode": "readwrite"}, {"mode": "readonly"}, set(READ_TOOLS)),
+        ({"mode": "readonly"}, {"mode": "readwrite"}, set(READ_TOOLS)),
+        ({"namespaces": []}, {}, set(CLUSTER_SCOPED_TOOLS)),
+        ({"mode": "readwrite", "namespaces": []}, {"mode": "readwrite"}, set(CLUSTER_SCOPED_TOOLS)),
+        ({"cluster_reads": []}, {}, set(READ_TOOLS) - set(CLUSTER_SCOPED_TOOLS)),
+        ({"cluster_reads": ["nodes"]}, {}, set(READ_TOOLS) - {"list_namespaces"}),
+        ({"namespaces": [], "cluster_reads": []}, {}, set()),
+        ({}, {"namespaces": ["prod"]}, set(CLUSTER_SCOPED_TOOLS)),
+        ({}, {"namespaces": ["staging"]}, set(READ_TOOLS)),
+    ],
+    ids=[
+        "readwrite policy and gateway",
+        "readwrite policy, readonly gateway",
+        "readonly policy, readwrite gateway",
+        "no namespaces",
+        "readwrite, no namespaces",
+        "no cluster reads",
+        "only nodes",
+        "nothing reachable",
+        "gateway allowlist outside the policy's",
+        "gateway allowlist inside the policy's",
+    ],
+)
+async def test_the_listing_follows_policy_data_and_gateway_state(
+    open_gateway: GatewayFactory,
+    policy_opa: PolicyServers,
+    policy: dict[str, Any],
+    settings: dict[str, Any],
+    visible: set[str],
+) -> None:
+    gateway = await open_gateway(opa_url=policy_opa(policy), **settings)
+
+    assert await gateway.tool_names() == visible
+
+
+async def test_tools_hidden_by_the_listing_are_still_decided_when_called(
+    open_gateway: GatewayFactory, policy_opa: PolicyServers
+) -> None:
+    gateway = await open_gateway(opa_url=policy_opa({"namespaces": []}))
+
+    message = await gateway.error("list_pods", {"namespace": "default"})
+
+    assert 'namespace "default" is not in the allowlist' in message
+    assert gateway.kube.calls == []
+
+
+async def test_a_stopped_policy_server_lists_nothing_and_denies_everything(open_gateway: GatewayFactory) -> None:
+    opa = OpaServer().start()
+    try:
+        gateway = await open_gateway(opa_url=opa.url)
+        assert await gateway.tool_names() == set(READ_TOOLS)
+    finally:
+        opa.stop()
+
+    assert await gateway.tool_names() == set()
+    for tool in ("list_pods", "list_namespaces"):
+        assert await gateway.error(tool) == "denied: policy unavailable"
+    assert gateway.kube.calls == []
+    assert [r["outcome"] for r in gateway.tool_calls()] == ["policy_unavailable"] * 2

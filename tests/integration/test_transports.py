@@ -1,0 +1,238 @@
+"""The real `k8s-mcp-gateway serve` process, over stdio and streamable HTTP, in front of the real OPA.
+
+The gateway's kubeconfig points at an address where nothing listens, so an allowed call travels
+the whole path (validation, OPA, audit, the real kube layer) and comes back as a clear tool error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StdioTransport
+
+from gateway.sandbox.opa import OpaServer
+from gateway.sandbox.process import ManagedProcess, free_port
+from tests.support import READ_TOOLS, error_text, read_audit, write_kubeconfig
+
+pytestmark = pytest.mark.integration
+
+GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
+PROTOCOL_VERSION = "2025-06-18"
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Served:
+    """How to reach one gateway process, and where it writes its audit trail."""
+
+    transport: str
+    target: StdioTransport | str
+    audit_path: Path
+    principal: str
+
+    def client(self) -> Client[Any]:
+        return Client(self.target, timeout=STARTUP_TIMEOUT)
+
+    def last_record(self) -> dict[str, Any]:
+        return read_audit(self.audit_path)[-1]
+
+
+def gateway_env(directory: Path, opa: OpaServer) -> dict[str, str]:
+    """A clean environment: the real OPA, a private audit file, an unreachable cluster."""
+    directory.mkdir(parents=True, exist_ok=True)
+    kubeconfig = write_kubeconfig(directory / "kubeconfig", server="https://127.0.0.1:1")
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(directory),
+        "K8S_MCP_OPA_URL": opa.url,
+        "K8S_MCP_AUDIT_PATH": str(directory / "audit.jsonl"),
+        "K8S_MCP_KUBECONFIG": str(kubeconfig),
+        "K8S_MCP_KUBE_TIMEOUT": "2",
+        "K8S_MCP_PRINCIPAL": "alice",
+        "K8S_MCP_PRINCIPAL_GROUPS": "sre",
+        "K8S_MCP_LOG_LEVEL": "DEBUG",
+    }
+
+
+@pytest.fixture(scope="module")
+async def stdio_gateway(tmp_path_factory: pytest.TempPathFactory, opa: OpaServer) -> AsyncIterator[Served]:
+    """One stdio gateway process, kept alive across the module's client connections."""
+    directory = tmp_path_factory.mktemp("stdio-gateway")
+    env = gateway_env(directory, opa)
+    transport = StdioTransport(
+        command=str(GATEWAY_BIN),
+        args=["serve", "--transport", "stdio"],
+        env=env,
+        keep_alive=True,
+        log_file=directory / "stderr.log",
+    )
+    try:
+        yield Served(transport="stdio", target=transport, audit_path=Path(env["K8S_MCP_AUDIT_PATH"]), principal="alice")
+    finally:
+        await transport.close()
+
+
+@pytest.fixture(scope="module")
+def http_gateway(tmp_path_factory: pytest.TempPathFactory, opa: OpaServer) -> Iterator[Served]:
+    directory = tmp_path_factory.mktemp("http-gateway")
+    env = gateway_env(directory, opa)
+    port = free_port()
+    process = ManagedProcess(name="k8s-mcp-gateway", log_path=directory / "gateway.log")
+    process.start(
+        [GATEWAY_BIN, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+    )
+    try:
+        process.wait_http_ready(f"http://127.0.0.1:{port}/healthz", timeout=STARTUP_TIMEOUT)
+        yield Served(
+            transport="http",
+            target=f"http://127.0.0.1:{port}/mcp",
+            audit_path=Path(env["K8S_MCP_AUDIT_PATH"]),
+            principal="system:anonymous",
+        )
+    finally:
+        process.stop()
+
+
+@pytest.fixture(params=["stdio", "http"])
+def served(request: pytest.FixtureRequest) -> Served:
+    gateway: Served = request.getfixturevalue(f"{request.param}_gateway")
+    return gateway
+
+
+async def test_tools_are_listed_by_the_policy(served: Served) -> None:
+    async with served.client() as client:
+        tools = await client.list_tools()
+
+    assert {tool.name for tool in tools} == set(READ_TOOLS)
+
+
+async def test_an_allowed_read_reaches_the_kube_layer_and_fails_cleanly(served: Served) -> None:
+    async with served.client() as client:
+        result = await client.call_tool("list_pods", {"namespace": "staging"}, raise_on_error=False)
+        assert error_text(result) == "the Kubernetes API is unreachable"
+        # The process survived and still answers.
+        assert {tool.name for tool in await client.list_tools()} == set(READ_TOOLS)
+
+    record = served.last_record()
+    assert (record["tool"], record["outcome"], record["allow"]) == ("list_pods", "error", True)
+    assert record["transport"] == served.transport
+    assert record["principal"]["sub"] == served.principal
+    assert record["principal"]["authenticated"] is False
+    assert record["principal"]["client"]["name"] == "fastmcp"
+    assert record["decision_id"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "said", "outcome"),
+    [
+        ("list_pods", {"namespace": "prod"}, 'denied by policy: namespace "prod" is not in the allowlist', "denied"),
+        ("restart_deployment", {"deployment_name": "web"}, 'the policy mode is "readonly"', "denied"),
+        ("list_pods", {"namespace": "Prod"}, "invalid arguments: namespace: must be a DNS-1123 label", "invalid"),
+        ("list_pods", {"kubeconfig": "/etc/kubernetes/admin.conf"}, "kubeconfig: is not an argument", "invalid"),
+        ("delete_namespace", {"namespace": "default"}, "unknown tool 'delete_namespace'", "invalid"),
+    ],
+)
+async def test_refused_calls_say_why(
+    served: Served, tool: str, arguments: dict[str, Any], said: str, outcome: str
+) -> None:
+    async with served.client() as client:
+        result = await client.call_tool(tool, arguments, raise_on_error=False)
+
+    assert said in error_text(result)
+    record = served.last_record()
+    assert (record["tool"], record["outcome"], record["transport"]) == (tool, outcome, served.transport)
+
+
+async def test_healthz(http_gateway: Served) -> None:
+    assert isinstance(http_gateway.target, str)
+    async with httpx.AsyncClient() as client:
+        response = await client.get(http_gateway.target.removesuffix("/mcp") + "/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_stdout_carries_only_json_rpc(tmp_path: Path, opa: OpaServer) -> None:
+    """Speak raw newline-delimited JSON-RPC to a stdio gateway; every stdout line must be a message."""
+    env = gateway_env(tmp_path, opa)
+    with (tmp_path / "stderr.log").open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            str(GATEWAY_BIN),
+            "serve",
+            "--transport",
+            "stdio",
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    lines: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        assert process.stdin is not None
+        process.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
+        await process.stdin.drain()
+
+    async def response_to(request_id: int) -> dict[str, Any]:
+        assert process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT)
+            assert line, "the gateway closed stdout"
+            lines.append(line)
+            message = json.loads(line)
+            if message.get("id") == request_id:
+                return dict(message)
+
+    try:
+        await send(
+            {
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw-client", "version": "1.0"},
+                },
+            }
+        )
+        initialized = await response_to(1)
+        await send({"method": "notifications/initialized"})
+        await send({"id": 2, "method": "tools/list"})
+        listed = await response_to(2)
+        await send(
+            {"id": 3, "method": "tools/call", "params": {"name": "list_pods", "arguments": {"namespace": "prod"}}}
+        )
+        called = await response_to(3)
+        process.stdin.close()  # end of input: the gateway shuts down
+        rest = await asyncio.wait_for(process.stdout.read(), STARTUP_TIMEOUT)
+        lines.extend(rest.splitlines())
+        exit_code = await asyncio.wait_for(process.wait(), STARTUP_TIMEOUT)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+    assert exit_code == 0
+    assert initialized["result"]["protocolVersion"] == PROTOCOL_VERSION
+    assert {tool["name"] for tool in listed["result"]["tools"]} == set(READ_TOOLS)
+    assert called["result"]["isError"] is True
+    assert 'namespace "prod" is not in the allowlist' in called["result"]["content"][0]["text"]
+    for line in lines:
+        message = json.loads(line)
+        assert message["jsonrpc"] == "2.0"
+        assert {"id", "method"} & set(message)
+    record = read_audit(Path(env["K8S_MCP_AUDIT_PATH"]))[-1]
+    assert (record["principal"]["client"], record["transport"]) == ({"name": "raw-client", "version": "1.0"}, "stdio")

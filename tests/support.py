@@ -1,0 +1,581 @@
+"""Test doubles and helpers shared by the unit and integration suites.
+
+Fixtures live in `conftest.py`; this module holds what they are built from, so that tests can
+also import the types for annotations:
+
+- `CountingKube`: a real `gateway.kube.Kube` whose `call` records every Kubernetes API call and
+  answers with canned kubernetes model objects (or a canned error) instead of touching a cluster.
+- `OpaStub`: respx routes standing in for OPA's Data API, recording every input document.
+- `Harness`: one open gateway, its in-memory MCP client, its fake kube and its audit file.
+- `StubHttpServer`: a real loopback HTTP server with a programmable handler, for what respx cannot
+  fake (real timeouts, the urllib3 stack of the kubernetes client).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import shutil
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mcp_types
+import respx
+import yaml
+from fastmcp import Client
+from fastmcp.client.client import CallToolResult
+from kubernetes.client import (
+    ApiClient,
+    Configuration,
+    CoreV1Event,
+    CoreV1EventList,
+    V1Container,
+    V1ContainerState,
+    V1ContainerStateRunning,
+    V1ContainerStateWaiting,
+    V1ContainerStatus,
+    V1Deployment,
+    V1DeploymentCondition,
+    V1DeploymentList,
+    V1DeploymentSpec,
+    V1DeploymentStatus,
+    V1EnvFromSource,
+    V1EnvVar,
+    V1EnvVarSource,
+    V1LabelSelector,
+    V1Namespace,
+    V1NamespaceList,
+    V1NamespaceStatus,
+    V1Node,
+    V1NodeCondition,
+    V1NodeList,
+    V1NodeStatus,
+    V1ObjectMeta,
+    V1ObjectReference,
+    V1Pod,
+    V1PodList,
+    V1PodSpec,
+    V1PodStatus,
+    V1PodTemplateSpec,
+    V1Scale,
+    V1ScaleSpec,
+    V1SecretEnvSource,
+    V1SecretKeySelector,
+)
+
+from gateway.kube import Kube
+from gateway.sandbox.opa import POLICY_DIR
+from gateway.server import Gateway
+from gateway.settings import Settings
+
+# --------------------------------------------------------------------------------------------
+# The catalog, as the tests see it
+# --------------------------------------------------------------------------------------------
+
+CLUSTER = "test-cluster"
+STUB_OPA_URL = "http://opa.test:8181"
+DECISION_PATH = "/v1/data/mcp/authz/decision"
+VISIBILITY_PATH = "/v1/data/mcp/authz/visible_tools"
+
+READ_TOOLS = (
+    "list_namespaces",
+    "list_pods",
+    "get_pod_logs",
+    "describe_pod",
+    "list_deployments",
+    "describe_deployment",
+    "get_node_status",
+    "list_events",
+)
+WRITE_TOOLS = ("restart_deployment", "scale_deployment")
+ALL_TOOLS = READ_TOOLS + WRITE_TOOLS
+CLUSTER_SCOPED_TOOLS = ("list_namespaces", "get_node_status")
+NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS)
+
+# The smallest valid arguments of each tool (namespace left to its default).
+VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "list_namespaces": {},
+    "list_pods": {},
+    "get_pod_logs": {"pod_name": "web-1"},
+    "describe_pod": {"pod_name": "web-1"},
+    "list_deployments": {},
+    "describe_deployment": {"deployment_name": "web"},
+    "get_node_status": {},
+    "list_events": {},
+    "restart_deployment": {"deployment_name": "web"},
+    "scale_deployment": {"deployment_name": "web", "replicas": 2},
+}
+
+# The Kubernetes API method each tool calls first.
+KUBE_METHOD = {
+    "list_namespaces": "list_namespace",
+    "list_pods": "list_namespaced_pod",
+    "get_pod_logs": "read_namespaced_pod_log",
+    "describe_pod": "read_namespaced_pod",
+    "list_deployments": "list_namespaced_deployment",
+    "describe_deployment": "read_namespaced_deployment",
+    "get_node_status": "list_node",
+    "list_events": "list_namespaced_event",
+    "restart_deployment": "patch_namespaced_deployment",
+    "scale_deployment": "patch_namespaced_deployment_scale",
+}
+
+
+def arguments_for(tool: str, **overrides: Any) -> dict[str, Any]:
+    """Valid arguments of `tool` with `overrides` applied."""
+    return {**VALID_ARGUMENTS[tool], **overrides}
+
+
+# --------------------------------------------------------------------------------------------
+# The fake Kubernetes layer
+# --------------------------------------------------------------------------------------------
+
+SECRET_SENTINEL = "s3cr3t-SENTINEL-value"
+LOG_TEXT = "line 1\nline 2\nline 3\n"
+_T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def _pod() -> V1Pod:
+    return V1Pod(
+        metadata=V1ObjectMeta(
+            name="web-1",
+            namespace="default",
+            labels={"app": "web"},
+            creation_timestamp=_T0,
+            # A place where a careless shaper could leak a Secret: the last applied manifest.
+            annotations={"kubectl.kubernetes.io/last-applied-configuration": f'{{"password": "{SECRET_SENTINEL}"}}'},
+        ),
+        spec=V1PodSpec(
+            node_name="node-a",
+            containers=[
+                V1Container(
+                    name="app",
+                    image="registry.example/web:1.2",
+                    env=[
+                        V1EnvVar(name="MODE", value="production"),
+                        V1EnvVar(
+                            name="DB_PASSWORD",
+                            value_from=V1EnvVarSource(
+                                secret_key_ref=V1SecretKeySelector(name="db-creds", key="password")
+                            ),
+                        ),
+                    ],
+                    env_from=[V1EnvFromSource(secret_ref=V1SecretEnvSource(name="api-keys"))],
+                )
+            ],
+        ),
+        status=V1PodStatus(
+            phase="Running",
+            pod_ip="10.0.0.7",
+            container_statuses=[
+                V1ContainerStatus(
+                    name="app",
+                    image="registry.example/web:1.2",
+                    image_id="sha256:abc",
+                    ready=True,
+                    restart_count=3,
+                    state=V1ContainerState(running=V1ContainerStateRunning(started_at=_T0)),
+                    last_state=V1ContainerState(waiting=V1ContainerStateWaiting(reason="CrashLoopBackOff")),
+                )
+            ],
+        ),
+    )
+
+
+def _deployment() -> V1Deployment:
+    template = V1PodTemplateSpec(
+        metadata=V1ObjectMeta(
+            annotations={"kubectl.kubernetes.io/last-applied-configuration": f'{{"token": "{SECRET_SENTINEL}"}}'}
+        ),
+        spec=_pod().spec,
+    )
+    return V1Deployment(
+        metadata=V1ObjectMeta(name="web", namespace="default", labels={"app": "web"}, creation_timestamp=_T0),
+        spec=V1DeploymentSpec(replicas=2, selector=V1LabelSelector(match_labels={"app": "web"}), template=template),
+        status=V1DeploymentStatus(
+            ready_replicas=2,
+            updated_replicas=2,
+            available_replicas=2,
+            conditions=[V1DeploymentCondition(type="Available", status="True", reason="MinimumReplicasAvailable")],
+        ),
+    )
+
+
+def _node() -> V1Node:
+    return V1Node(
+        metadata=V1ObjectMeta(name="node-a"),
+        status=V1NodeStatus(
+            conditions=[
+                V1NodeCondition(type="Ready", status="True", reason="KubeletReady"),
+                V1NodeCondition(type="MemoryPressure", status="True", reason="KubeletHasInsufficientMemory"),
+            ],
+            capacity={"cpu": "4", "memory": "8Gi"},
+        ),
+    )
+
+
+def _event() -> CoreV1Event:
+    return CoreV1Event(
+        metadata=V1ObjectMeta(name="web-1.1"),
+        involved_object=V1ObjectReference(kind="Pod", name="web-1"),
+        type="Warning",
+        reason="BackOff",
+        message="Back-off restarting failed container",
+        last_timestamp=_T0,
+        count=4,
+    )
+
+
+def canned_responses() -> dict[str, Any]:
+    """A fresh answer for every Kubernetes API method the tools use."""
+    return {
+        "list_namespace": V1NamespaceList(
+            items=[V1Namespace(metadata=V1ObjectMeta(name="default"), status=V1NamespaceStatus(phase="Active"))]
+        ),
+        "list_namespaced_pod": V1PodList(items=[_pod()]),
+        "read_namespaced_pod": _pod(),
+        "read_namespaced_pod_log": LOG_TEXT,
+        "list_namespaced_event": CoreV1EventList(items=[_event()]),
+        "list_namespaced_deployment": V1DeploymentList(items=[_deployment()]),
+        "read_namespaced_deployment": _deployment(),
+        "patch_namespaced_deployment": _deployment(),
+        "list_node": V1NodeList(items=[_node()]),
+        "read_node": _node(),
+        "patch_namespaced_deployment_scale": V1Scale(spec=V1ScaleSpec(replicas=2)),
+    }
+
+
+KubeCall = tuple[str, dict[str, Any]]
+
+
+class CountingKube(Kube):
+    """A real `Kube` that records every API call and, by default, never reaches a cluster.
+
+    `call` records `(method name, kwargs)` and returns the canned answer for that method, or
+    raises it when it is an exception. `before_call`, when set, runs first: a test can look at
+    the world (the audit file) as it is at the moment Kubernetes would be touched.
+
+    With `passthrough=True` it records and then calls the API for real through `Kube.call` (for
+    tests of the kube layer's own error translation against a stub API server).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_client: ApiClient | None = None,
+        cluster: str = CLUSTER,
+        timeout: float = 1,
+        passthrough: bool = False,
+    ) -> None:
+        super().__init__(
+            api_client=api_client or ApiClient(Configuration()), cluster=cluster, timeout=timeout, workers=1
+        )
+        self.passthrough = passthrough
+        self.calls: list[KubeCall] = []
+        self.responses: dict[str, Any] = canned_responses()
+        self.before_call: Callable[[str, dict[str, Any]], None] | None = None
+
+    async def call(self, method: Callable[..., Any], /, **kwargs: Any) -> Any:
+        name = method.__name__
+        if self.before_call is not None:
+            self.before_call(name, kwargs)
+        self.calls.append((name, kwargs))
+        if self.passthrough:
+            return await super().call(method, **kwargs)
+        answer = self.responses[name]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def reset(self) -> None:
+        """Forget the calls and the per-test answers (for a gateway shared between tests)."""
+        self.calls.clear()
+        self.responses = canned_responses()
+        self.before_call = None
+
+    def fail(self, method: str, error: BaseException) -> None:
+        """Make every call of `method` raise `error`."""
+        self.responses[method] = error
+
+    @property
+    def methods(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+# --------------------------------------------------------------------------------------------
+# OPA stand-ins
+# --------------------------------------------------------------------------------------------
+
+NO_APPROVAL: dict[str, Any] = {"required": False, "approvers": [], "count": 0, "ttl_seconds": 0, "kinds": []}
+
+
+def decision(
+    *,
+    allow: bool,
+    reasons: list[str] | None = None,
+    approval: Mapping[str, Any] | None = None,
+    obligations: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A well-formed decision document (docs/contract.md)."""
+    return {
+        "allow": allow,
+        "reasons": list(reasons or []),
+        "approval": dict(approval or NO_APPROVAL),
+        "obligations": dict(obligations or {"max_log_lines": 500, "dry_run": False}),
+    }
+
+
+ALLOW = decision(allow=True)
+
+
+# A raw answer for a stubbed route: a response as sent, or the httpx error the request fails with.
+Answer = httpx.Response | type[httpx.HTTPError]
+
+
+def opa_answer(result: Any, *, decision_id: str = "stub-decision-1") -> httpx.Response:
+    """OPA's Data API envelope around `result`."""
+    return httpx.Response(200, json={"result": result, "decision_id": decision_id})
+
+
+class OpaStub:
+    """respx routes for the decision and visibility rules; every posted input is kept."""
+
+    url = STUB_OPA_URL
+
+    def __init__(self, router: respx.MockRouter) -> None:
+        self.router = router
+        self.decision_route = router.post(DECISION_PATH, name="decision")
+        self.visibility_route = router.post(VISIBILITY_PATH, name="visible_tools")
+        self.decide(ALLOW)
+        self.show(list(ALL_TOOLS))
+
+    def decide(self, result: Any) -> None:
+        """Answer every decision query with `result` (wrapped in OPA's envelope)."""
+        self.decision_route.mock(return_value=opa_answer(result))
+
+    def show(self, names: Any) -> None:
+        """Answer every visibility query with `names` (wrapped in OPA's envelope)."""
+        self.visibility_route.mock(return_value=opa_answer(names))
+
+    @staticmethod
+    def break_route(route: respx.Route, answer: Answer) -> None:
+        """Make `route` answer with a raw response (no envelope) or fail with an httpx error."""
+        if isinstance(answer, httpx.Response):
+            route.mock(return_value=answer)
+        else:
+            route.mock(side_effect=answer)
+
+    @property
+    def decision_inputs(self) -> list[dict[str, Any]]:
+        return [json.loads(call.request.content)["input"] for call in self.decision_route.calls]
+
+    @property
+    def listing_inputs(self) -> list[dict[str, Any]]:
+        return [json.loads(call.request.content)["input"] for call in self.visibility_route.calls]
+
+
+def policy_copy(target: Path, config_patch: Mapping[str, Any]) -> Path:
+    """Copy policies/ to `target` with `config_patch` deep-merged into data.mcp.config."""
+    shutil.copytree(POLICY_DIR, target, dirs_exist_ok=True)
+    data = json.loads((POLICY_DIR / "data.json").read_text())
+    data["mcp"]["config"] = deep_merge(data["mcp"]["config"], config_patch)
+    (target / "data.json").write_text(json.dumps(data, indent=2))
+    return target
+
+
+def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(base))
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+# --------------------------------------------------------------------------------------------
+# The gateway under test
+# --------------------------------------------------------------------------------------------
+
+
+def read_audit(path: Path) -> list[dict[str, Any]]:
+    """Every record of a JSON Lines audit file (a missing file has none)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@dataclass(kw_only=True)
+class Harness:
+    """One open gateway with its in-memory MCP client, fake kube and audit file.
+
+    A harness shared between tests is `reset` before each: the fake kube forgets its calls and
+    `audit` shows only the records written since.
+    """
+
+    gateway: Gateway
+    client: Client[Any]
+    kube: CountingKube
+    audit_path: Path
+    audit_start: int = 0
+
+    def reset(self) -> Harness:
+        self.kube.reset()
+        self.audit_start = len(read_audit(self.audit_path))
+        return self
+
+    async def call(self, tool: str, arguments: Mapping[str, Any] | None = None) -> CallToolResult:
+        return await self.client.call_tool(tool, dict(arguments or {}), raise_on_error=False)
+
+    async def error(self, tool: str, arguments: Mapping[str, Any] | None = None) -> str:
+        """Call `tool`, which must fail, and return the message the agent sees."""
+        return error_text(await self.call(tool, arguments))
+
+    async def ok(self, tool: str, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Call `tool`, which must succeed, and return its structured result."""
+        result = await self.call(tool, arguments)
+        assert not result.is_error, result.content
+        assert isinstance(result.structured_content, dict)
+        return result.structured_content
+
+    async def tool_names(self) -> set[str]:
+        return {tool.name for tool in await self.client.list_tools()}
+
+    def audit(self) -> list[dict[str, Any]]:
+        return read_audit(self.audit_path)[self.audit_start :]
+
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [record for record in self.audit() if record["event"] == "tool_call"]
+
+    def last_call(self) -> dict[str, Any]:
+        records = self.tool_calls()
+        assert records, "no tool_call audit record"
+        return records[-1]
+
+
+@contextlib.asynccontextmanager
+async def open_harness(settings: Settings, *, kube: CountingKube | None = None) -> AsyncIterator[Harness]:
+    """Open a gateway on `settings` in front of a fake kube, connect a client, close both after."""
+    kube = kube if kube is not None else CountingKube()
+    gateway = Gateway.open(settings, kube=kube)
+    try:
+        async with Client(gateway.server) as client:
+            yield Harness(gateway=gateway, client=client, kube=kube, audit_path=settings.audit_path)
+    finally:
+        await gateway.aclose()
+
+
+def error_text(result: CallToolResult) -> str:
+    assert result.is_error, f"expected an error, got {result.structured_content!r}"
+    content = result.content[0]
+    assert isinstance(content, mcp_types.TextContent)
+    return content.text
+
+
+# What a traceback or a leaked exception would look like in a message to the agent.
+TRACEBACK_MARKERS = ("Traceback", 'File "', "Error calling tool", "ApiException", "urllib3")
+
+
+# --------------------------------------------------------------------------------------------
+# Digest, time and kubeconfig helpers computed independently of the gateway
+# --------------------------------------------------------------------------------------------
+
+
+def expected_digest(tool: str, arguments: Mapping[str, Any], cluster: str = CLUSTER) -> str:
+    canonical = json.dumps(
+        {"tool": tool, "arguments": dict(arguments), "cluster": cluster},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def write_kubeconfig(path: Path, *, server: str, context: str = "test-context") -> Path:
+    """A kubeconfig with one cluster, one token user and one current context."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "agent", "user": {"token": "not-a-real-token"}}],
+        "contexts": [{"name": context, "context": {"cluster": "test", "user": "agent"}}],
+        "current-context": context,
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# A real loopback HTTP server with a programmable answer
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    status: int = 200
+    body: Any = None
+    delay: float = 0.0
+
+
+@dataclass
+class StubHttpServer:
+    """Answers every request with `reply(method, path)`; records the paths it saw.
+
+    A delayed reply waits on an event that `stop` sets, so no handler thread outlives a test.
+    """
+
+    reply: Callable[[str, str], Reply]
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    _release: threading.Event = field(default_factory=threading.Event)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> StubHttpServer:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                stub.requests.append((self.command, self.path))
+                reply = stub.reply(self.command, self.path)
+                if reply.delay:
+                    stub._release.wait(reply.delay)
+                payload = json.dumps(reply.body).encode()
+                with contextlib.suppress(ConnectionError):  # the client may have given up
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="stub-http", daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

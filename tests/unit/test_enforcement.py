@@ -1,0 +1,191 @@
+"""The gateway does what the decision says: run, deny with reasons, ask for approval, narrow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import GatewayFactory
+from tests.support import (
+    KUBE_METHOD,
+    LOG_TEXT,
+    READ_TOOLS,
+    WRITE_TOOLS,
+    Harness,
+    OpaStub,
+    arguments_for,
+    decision,
+)
+
+# What each tool sends to the Kubernetes API for its smallest valid arguments.
+EXPECTED_KUBE_CALL: dict[str, dict[str, Any]] = {
+    "list_namespaces": {},
+    "list_pods": {"namespace": "default", "label_selector": None, "field_selector": None},
+    "get_pod_logs": {
+        "name": "web-1",
+        "namespace": "default",
+        "container": None,
+        "tail_lines": 100,
+        "since_seconds": None,
+        "previous": False,
+        "limit_bytes": 1_000_000,
+    },
+    "describe_pod": {"name": "web-1", "namespace": "default"},
+    "list_deployments": {"namespace": "default"},
+    "describe_deployment": {"name": "web", "namespace": "default"},
+    "get_node_status": {},
+    "list_events": {"namespace": "default", "field_selector": None},
+    "scale_deployment": {
+        "name": "web",
+        "namespace": "default",
+        "body": {"spec": {"replicas": 2}},
+        "dry_run": None,
+    },
+}
+
+
+@pytest.mark.parametrize("tool", list(EXPECTED_KUBE_CALL))
+async def test_an_allowed_call_reaches_kube_once_with_the_normalised_arguments(
+    open_gateway: GatewayFactory, opa_stub: OpaStub, tool: str
+) -> None:
+    gateway = await open_gateway(opa_url=opa_stub.url, mode="readwrite")
+
+    await gateway.ok(tool, arguments_for(tool))
+
+    name, kwargs = gateway.kube.calls[0]
+    assert (name, kwargs) == (KUBE_METHOD[tool], EXPECTED_KUBE_CALL[tool])
+    assert opa_stub.decision_route.call_count == 1
+    assert gateway.last_call()["outcome"] == "ok"
+
+
+async def test_restart_patches_the_restarted_at_annotation(gateway: Harness) -> None:
+    result = await gateway.ok("restart_deployment", {"deployment_name": "web", "namespace": "staging"})
+
+    assert gateway.kube.methods == ["patch_namespaced_deployment"]
+    kwargs = gateway.kube.calls[0][1]
+    annotations = kwargs["body"]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"kubectl.kubernetes.io/restartedAt": result["restarted_at"]}
+    assert (kwargs["name"], kwargs["namespace"], kwargs["dry_run"]) == ("web", "staging", None)
+
+
+async def test_a_denial_carries_every_reason_and_kube_is_not_called(gateway: Harness, opa_stub: OpaStub) -> None:
+    reasons = ['namespace "prod" is not in the allowlist', "writes are disabled: the policy mode is readonly"]
+    opa_stub.decide(decision(allow=False, reasons=reasons))
+
+    message = await gateway.error("list_pods", {"namespace": "prod"})
+
+    assert message.startswith("denied by policy: ")
+    for reason in reasons:
+        assert reason in message
+    assert gateway.kube.calls == []
+    record = gateway.last_call()
+    assert (record["outcome"], record["allow"], record["reasons"]) == ("denied", False, reasons)
+
+
+async def test_a_denial_without_reasons_still_says_it_was_denied(gateway: Harness, opa_stub: OpaStub) -> None:
+    opa_stub.decide(decision(allow=False))
+
+    assert await gateway.error("list_pods") == "denied by policy: denied by policy"
+    assert gateway.kube.calls == []
+
+
+APPROVAL = {"required": True, "approvers": ["group:sre-leads"], "count": 1, "ttl_seconds": 900, "kinds": ["review"]}
+
+
+@pytest.mark.parametrize(
+    "reasons", [["approval required: 1 approval from group:sre-leads"], []], ids=["with reasons", "without reasons"]
+)
+async def test_approval_required_says_so_and_kube_is_not_called(
+    open_gateway: GatewayFactory, opa_stub: OpaStub, reasons: list[str]
+) -> None:
+    gateway = await open_gateway(opa_url=opa_stub.url, mode="readwrite")
+    opa_stub.decide(decision(allow=False, reasons=reasons, approval=APPROVAL))
+
+    message = await gateway.error("scale_deployment", arguments_for("scale_deployment", namespace="staging"))
+
+    assert "approval" in message
+    assert "group:sre-leads" in message
+    assert gateway.kube.calls == []
+    assert gateway.last_call()["outcome"] == "approval_required"
+
+
+@pytest.mark.parametrize(
+    ("tail_lines", "sent"),
+    [(1000, 50), (50, 50), (7, 7), (None, 50)],
+    ids=["capped", "at the cap", "below the cap", "filled when absent"],
+)
+async def test_max_log_lines_caps_tail_lines(
+    gateway: Harness, opa_stub: OpaStub, tail_lines: int | None, sent: int
+) -> None:
+    opa_stub.decide(decision(allow=True, obligations={"max_log_lines": 50, "dry_run": False}))
+
+    await gateway.ok("get_pod_logs", {"pod_name": "web-1", "tail_lines": tail_lines})
+
+    assert gateway.kube.calls[0][1]["tail_lines"] == sent
+    record = gateway.last_call()
+    assert record["arguments"]["tail_lines"] == sent
+
+
+async def test_without_a_log_cap_tail_lines_pass_unchanged(gateway: Harness, opa_stub: OpaStub) -> None:
+    opa_stub.decide(decision(allow=True, obligations={"dry_run": False}))
+
+    result = await gateway.ok("get_pod_logs", {"pod_name": "web-1", "tail_lines": 9000})
+
+    assert gateway.kube.calls[0][1]["tail_lines"] == 9000
+    assert result["log"] == LOG_TEXT
+    assert result["lines"] == 3
+
+
+@pytest.mark.parametrize("tool", WRITE_TOOLS)
+@pytest.mark.parametrize("asked", [False, True], ids=["not asked", "asked"])
+async def test_the_dry_run_obligation_turns_every_write_into_a_server_dry_run(
+    gateway: Harness, opa_stub: OpaStub, tool: str, asked: bool
+) -> None:
+    opa_stub.decide(decision(allow=True, obligations={"max_log_lines": 500, "dry_run": True}))
+
+    result = await gateway.ok(tool, arguments_for(tool, dry_run=asked))
+
+    assert gateway.kube.calls[0][1]["dry_run"] == "All"
+    assert result["dry_run"] is True
+
+
+@pytest.mark.parametrize("tool", WRITE_TOOLS)
+async def test_a_write_the_agent_asks_to_dry_run_is_a_dry_run(gateway: Harness, tool: str) -> None:
+    await gateway.ok(tool, arguments_for(tool, dry_run=True))
+
+    assert gateway.kube.calls[0][1]["dry_run"] == "All"
+
+
+@pytest.mark.parametrize("tool", READ_TOOLS)
+async def test_the_dry_run_obligation_leaves_reads_alone(gateway: Harness, opa_stub: OpaStub, tool: str) -> None:
+    opa_stub.decide(decision(allow=True, obligations={"max_log_lines": 500, "dry_run": True}))
+
+    await gateway.ok(tool, arguments_for(tool))
+
+    assert "dry_run" not in gateway.kube.calls[0][1]
+
+
+@pytest.mark.parametrize("tool", WRITE_TOOLS)
+async def test_a_write_whose_audit_cannot_be_written_does_not_run(
+    open_gateway: GatewayFactory, opa_stub: OpaStub, tool: str
+) -> None:
+    gateway = await open_gateway(opa_url=opa_stub.url, audit_path=Path("/dev/full"))
+
+    message = await gateway.error(tool, arguments_for(tool))
+
+    assert message == "refused: the audit record could not be written, so the write did not run"
+    assert gateway.kube.calls == []
+    assert opa_stub.decision_route.call_count == 1
+
+
+async def test_a_read_still_works_when_the_audit_cannot_be_written(
+    open_gateway: GatewayFactory, opa_stub: OpaStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway = await open_gateway(opa_url=opa_stub.url, audit_path=Path("/dev/full"))
+
+    await gateway.ok("list_pods")
+
+    assert gateway.kube.methods == ["list_namespaced_pod"]
+    assert "audit record for request" in caplog.text
