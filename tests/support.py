@@ -17,9 +17,11 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
 import shutil
+import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +34,7 @@ import respx
 import yaml
 from fastmcp import Client
 from fastmcp.client.client import CallToolResult
+from fastmcp.client.transports import StdioTransport
 from kubernetes.client import (
     ApiClient,
     Configuration,
@@ -73,6 +76,7 @@ from kubernetes.client import (
 
 from gateway.kube import Kube
 from gateway.sandbox.opa import POLICY_DIR
+from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.server import Gateway
 from gateway.settings import Settings
 
@@ -579,3 +583,80 @@ class StubHttpServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+# --------------------------------------------------------------------------------------------
+# The real `k8s-mcp-gateway serve` process, over stdio or streamable HTTP
+# --------------------------------------------------------------------------------------------
+
+GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Served:
+    """How to reach one gateway process, and where it writes its audit trail."""
+
+    transport: str
+    target: StdioTransport | str
+    audit_path: Path
+    principal: str
+
+    def client(self) -> Client[Any]:
+        return Client(self.target, timeout=STARTUP_TIMEOUT)
+
+    def records(self) -> list[dict[str, Any]]:
+        return read_audit(self.audit_path)
+
+    def last_record(self) -> dict[str, Any]:
+        return self.records()[-1]
+
+
+def served_env(directory: Path, *, opa_url: str, kubeconfig: Path) -> dict[str, str]:
+    """A clean environment for a gateway process: nothing of the developer's shell leaks in."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(directory),
+        "K8S_MCP_OPA_URL": opa_url,
+        "K8S_MCP_AUDIT_PATH": str(directory / "audit.jsonl"),
+        "K8S_MCP_KUBECONFIG": str(kubeconfig),
+        "K8S_MCP_LOG_LEVEL": "DEBUG",
+    }
+
+
+@contextlib.asynccontextmanager
+async def serve_stdio(env: Mapping[str, str], directory: Path, *, principal: str) -> AsyncIterator[Served]:
+    """A stdio gateway the client spawns, kept alive across connections, closed on exit."""
+    transport = StdioTransport(
+        command=str(GATEWAY_BIN),
+        args=["serve", "--transport", "stdio"],
+        env=dict(env),
+        keep_alive=True,
+        log_file=directory / "stderr.log",
+    )
+    try:
+        audit_path = Path(env["K8S_MCP_AUDIT_PATH"])
+        yield Served(transport="stdio", target=transport, audit_path=audit_path, principal=principal)
+    finally:
+        await transport.close()
+
+
+@contextlib.contextmanager
+def serve_http(env: Mapping[str, str], directory: Path) -> Iterator[Served]:
+    """An HTTP gateway on a free loopback port, ready when `/healthz` answers, stopped on exit."""
+    port = free_port()
+    process = ManagedProcess(name="k8s-mcp-gateway", log_path=directory / "gateway.log")
+    process.start(
+        [GATEWAY_BIN, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)], env=dict(env)
+    )
+    try:
+        process.wait_http_ready(f"http://127.0.0.1:{port}/healthz", timeout=STARTUP_TIMEOUT)
+        yield Served(
+            transport="http",
+            target=f"http://127.0.0.1:{port}/mcp",
+            audit_path=Path(env["K8S_MCP_AUDIT_PATH"]),
+            principal="system:anonymous",
+        )
+    finally:
+        process.stop()

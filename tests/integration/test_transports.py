@@ -8,43 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastmcp import Client
-from fastmcp.client.transports import StdioTransport
 
 from gateway.sandbox.opa import OpaServer
-from gateway.sandbox.process import ManagedProcess, free_port
-from tests.support import READ_TOOLS, error_text, read_audit, write_kubeconfig
+from tests.support import (
+    GATEWAY_BIN,
+    READ_TOOLS,
+    STARTUP_TIMEOUT,
+    Served,
+    error_text,
+    read_audit,
+    serve_http,
+    serve_stdio,
+    served_env,
+    write_kubeconfig,
+)
 
 pytestmark = pytest.mark.integration
 
-GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
 PROTOCOL_VERSION = "2025-06-18"
-STARTUP_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class Served:
-    """How to reach one gateway process, and where it writes its audit trail."""
-
-    transport: str
-    target: StdioTransport | str
-    audit_path: Path
-    principal: str
-
-    def client(self) -> Client[Any]:
-        return Client(self.target, timeout=STARTUP_TIMEOUT)
-
-    def last_record(self) -> dict[str, Any]:
-        return read_audit(self.audit_path)[-1]
 
 
 def gateway_env(directory: Path, opa: OpaServer) -> dict[str, str]:
@@ -52,15 +39,10 @@ def gateway_env(directory: Path, opa: OpaServer) -> dict[str, str]:
     directory.mkdir(parents=True, exist_ok=True)
     kubeconfig = write_kubeconfig(directory / "kubeconfig", server="https://127.0.0.1:1")
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(directory),
-        "K8S_MCP_OPA_URL": opa.url,
-        "K8S_MCP_AUDIT_PATH": str(directory / "audit.jsonl"),
-        "K8S_MCP_KUBECONFIG": str(kubeconfig),
+        **served_env(directory, opa_url=opa.url, kubeconfig=kubeconfig),
         "K8S_MCP_KUBE_TIMEOUT": "2",
         "K8S_MCP_PRINCIPAL": "alice",
         "K8S_MCP_PRINCIPAL_GROUPS": "sre",
-        "K8S_MCP_LOG_LEVEL": "DEBUG",
     }
 
 
@@ -68,40 +50,15 @@ def gateway_env(directory: Path, opa: OpaServer) -> dict[str, str]:
 async def stdio_gateway(tmp_path_factory: pytest.TempPathFactory, opa: OpaServer) -> AsyncIterator[Served]:
     """One stdio gateway process, kept alive across the module's client connections."""
     directory = tmp_path_factory.mktemp("stdio-gateway")
-    env = gateway_env(directory, opa)
-    transport = StdioTransport(
-        command=str(GATEWAY_BIN),
-        args=["serve", "--transport", "stdio"],
-        env=env,
-        keep_alive=True,
-        log_file=directory / "stderr.log",
-    )
-    try:
-        yield Served(transport="stdio", target=transport, audit_path=Path(env["K8S_MCP_AUDIT_PATH"]), principal="alice")
-    finally:
-        await transport.close()
+    async with serve_stdio(gateway_env(directory, opa), directory, principal="alice") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def http_gateway(tmp_path_factory: pytest.TempPathFactory, opa: OpaServer) -> Iterator[Served]:
     directory = tmp_path_factory.mktemp("http-gateway")
-    env = gateway_env(directory, opa)
-    port = free_port()
-    process = ManagedProcess(name="k8s-mcp-gateway", log_path=directory / "gateway.log")
-    process.start(
-        [GATEWAY_BIN, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-    )
-    try:
-        process.wait_http_ready(f"http://127.0.0.1:{port}/healthz", timeout=STARTUP_TIMEOUT)
-        yield Served(
-            transport="http",
-            target=f"http://127.0.0.1:{port}/mcp",
-            audit_path=Path(env["K8S_MCP_AUDIT_PATH"]),
-            principal="system:anonymous",
-        )
-    finally:
-        process.stop()
+    with serve_http(gateway_env(directory, opa), directory) as served:
+        yield served
 
 
 @pytest.fixture(params=["stdio", "http"])

@@ -1,0 +1,676 @@
+"""A small, believable cluster state for the end-to-end suite and the demo.
+
+The sandbox runs kube-apiserver and etcd only: no scheduler, no controllers, no kubelet. So
+nothing here is created by a controller; every object, and every `status`, is written directly
+(statuses through their `status` subresources, as a kubelet or controller would). What the
+seed contains, and why:
+
+- namespaces `default`, `staging`, `prod`, `kube-system` (plus a `default` ServiceAccount in each,
+  which the ServiceAccount admission plugin requires before it admits a pod);
+- deployments `staging/web` (3 ready), `staging/api` (2, one crash-looping), `prod/web` (2),
+  `kube-system/coredns` (2), each with its pods (label `app=<deployment>`, `spec.nodeName`, images,
+  container statuses);
+- `staging/api-*` pods take `DATABASE_PASSWORD` from the Secret `staging/api-db-credentials`, whose
+  value is `SECRET_VALUE`: tests grep every gateway answer for it to prove secrets never leak;
+- nodes `node-1` (Ready) and `node-2` (NotReady, cordoned), both pointing their kubelet endpoint
+  at the fake kubelet (`gateway.sandbox.kubelet`) so `pods/log` works;
+- events in `staging` for the crash-looping pod (`Normal Scheduled`, `Normal Pulled`,
+  `Warning BackOff`).
+
+`seed()` is idempotent: it creates what is missing and resets specs and statuses to the values
+below, so a test that scaled or restarted a deployment can re-seed. `pod_logs()` is the canned
+log source for the fake kubelet; its lines are deterministic.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
+from kubernetes.client.exceptions import ApiException
+
+from gateway.sandbox.kubelet import LogRequest
+
+Manifest = dict[str, Any]
+
+NAMESPACES = ("default", "staging", "prod", "kube-system")
+SECRET_NAME = "api-db-credentials"
+SECRET_KEY = "password"
+SECRET_VALUE = "s3cr3t-sandbox-db-password-do-not-leak"
+"""The one secret value in the sandbox; no gateway output may ever contain it."""
+
+KUBELET_VERSION = "v1.37.2"
+NODE_IP = "127.0.0.1"
+"""Every node's InternalIP: the apiserver reaches the fake kubelet on loopback."""
+
+CRASHLOOP_POD = ("staging", "api-6c8b9d7f4-p7r3s")
+CRASHLOOP_RESTARTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class PodSeed:
+    """One pod of a seeded deployment and the state its status should show."""
+
+    name: str
+    node: str
+    ip: str
+    crashloop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSeed:
+    """One deployment, its single container, and the pods that pretend to be its replicas."""
+
+    namespace: str
+    name: str
+    image: str
+    pods: tuple[PodSeed, ...]
+    port: int = 8080
+    env_from_secret: bool = False
+    priority_class: str | None = None
+
+    @property
+    def replicas(self) -> int:
+        return len(self.pods)
+
+    @property
+    def ready(self) -> int:
+        return sum(not p.crashloop for p in self.pods)
+
+
+DEPLOYMENTS: tuple[DeploymentSeed, ...] = (
+    DeploymentSeed(
+        namespace="staging",
+        name="web",
+        image="nginx:1.27.3",
+        port=80,
+        pods=(
+            PodSeed("web-7d9c6b8f5-4kq2x", "node-1", "10.244.1.11"),
+            PodSeed("web-7d9c6b8f5-9zt7m", "node-1", "10.244.1.12"),
+            PodSeed("web-7d9c6b8f5-mx8wd", "node-1", "10.244.1.13"),
+        ),
+    ),
+    DeploymentSeed(
+        namespace="staging",
+        name="api",
+        image="ghcr.io/example/shop-api:2.3.1",
+        env_from_secret=True,
+        pods=(
+            PodSeed("api-6c8b9d7f4-h2v5n", "node-1", "10.244.1.21"),
+            PodSeed(CRASHLOOP_POD[1], "node-1", "10.244.1.22", crashloop=True),
+        ),
+    ),
+    DeploymentSeed(
+        namespace="prod",
+        name="web",
+        image="nginx:1.27.3",
+        port=80,
+        pods=(
+            PodSeed("web-5f6d7c8b9-b8n4q", "node-1", "10.244.1.31"),
+            PodSeed("web-5f6d7c8b9-r2d7k", "node-1", "10.244.1.32"),
+        ),
+    ),
+    DeploymentSeed(
+        namespace="kube-system",
+        name="coredns",
+        image="registry.k8s.io/coredns/coredns:v1.12.1",
+        port=53,
+        priority_class="system-cluster-critical",
+        pods=(
+            PodSeed("coredns-5d78c9869d-6xw2p", "node-1", "10.244.1.2"),
+            PodSeed("coredns-5d78c9869d-q8hzt", "node-1", "10.244.1.3"),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSeed:
+    name: str
+    ready: bool
+    cordoned: bool
+
+
+NODES = (NodeSeed("node-1", ready=True, cordoned=False), NodeSeed("node-2", ready=False, cordoned=True))
+
+
+def seed(api_client: ApiClient, *, kubelet_port: int = 10250, now: datetime | None = None) -> None:
+    """Create or reset the seeded state (needs an admin client).
+
+    `kubelet_port` is the fake kubelet's port that the nodes advertise; without a running fake
+    kubelet everything but `pods/log` still works. `now` anchors timestamps (start times, event
+    times), so ages look recent; it defaults to the current time.
+    """
+    at = now or datetime.now(UTC)
+    core = CoreV1Api(api_client)
+    apps = AppsV1Api(api_client)
+    for namespace in NAMESPACES:
+        _seed_namespace(core, namespace)
+    for node in NODES:
+        _seed_node(core, node, kubelet_port=kubelet_port, at=at)
+    _upsert(
+        read=lambda: core.read_namespaced_secret(SECRET_NAME, "staging"),
+        create=lambda body: core.create_namespaced_secret("staging", _raw(body)),
+        replace=lambda body: core.replace_namespaced_secret(SECRET_NAME, "staging", _raw(body)),
+        body=_secret(),
+    )
+    for deployment in DEPLOYMENTS:
+        _seed_deployment(apps, deployment)
+        for index, pod in enumerate(deployment.pods):
+            _seed_pod(core, deployment, pod, started=at - timedelta(hours=2, minutes=index))
+    for event in _events(at):
+        _seed_event(core, event)
+
+
+def pod_logs(request: LogRequest) -> Sequence[str] | None:
+    """Canned, deterministic log lines for every seeded container (the fake kubelet's source).
+
+    `previous` exists only for the crash-looping container, as on a real kubelet.
+    """
+    for deployment in DEPLOYMENTS:
+        if deployment.namespace != request.namespace or deployment.name != request.container:
+            continue
+        for pod in deployment.pods:
+            if pod.name != request.pod:
+                continue
+            if request.previous:
+                return _crash_lines(pod.name, attempt=CRASHLOOP_RESTARTS) if pod.crashloop else None
+            if pod.crashloop:
+                return _crash_lines(pod.name, attempt=CRASHLOOP_RESTARTS + 1)
+            return _LOG_WRITERS[deployment.name](deployment, pod)
+    return None
+
+
+# --- object builders -------------------------------------------------------------------------
+
+
+def _namespace(name: str) -> Manifest:
+    labels = {"kubernetes.io/metadata.name": name}
+    if name in {"staging", "prod"}:
+        labels["environment"] = name
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def _metadata_only(name: str) -> Manifest:
+    return {"metadata": {"name": name}}
+
+
+def _secret() -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": SECRET_NAME, "namespace": "staging", "labels": {"app": "api"}},
+        "data": {SECRET_KEY: base64.b64encode(SECRET_VALUE.encode()).decode()},
+    }
+
+
+def _container(deployment: DeploymentSeed) -> Manifest:
+    container: Manifest = {
+        "name": deployment.name,
+        "image": deployment.image,
+        "ports": [{"containerPort": deployment.port, "protocol": "UDP" if deployment.port == 53 else "TCP"}],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+    }
+    if deployment.env_from_secret:
+        container["env"] = [
+            {"name": "DATABASE_HOST", "value": "postgres.staging.svc.cluster.local"},
+            {
+                "name": "DATABASE_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": SECRET_KEY}},
+            },
+        ]
+    return container
+
+
+def _pod_template_spec(deployment: DeploymentSeed) -> Manifest:
+    spec: Manifest = {
+        "containers": [_container(deployment)],
+        # Deterministic specs: no generated kube-api-access-xxxxx token volume.
+        "automountServiceAccountToken": False,
+    }
+    if deployment.priority_class:
+        spec["priorityClassName"] = deployment.priority_class
+    return spec
+
+
+def _template_hash(deployment: DeploymentSeed) -> str:
+    return deployment.pods[0].name.rsplit("-", 2)[1]
+
+
+def _deployment(deployment: DeploymentSeed) -> Manifest:
+    labels = {"app": deployment.name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": deployment.name, "namespace": deployment.namespace, "labels": dict(labels)},
+        "spec": {
+            "replicas": deployment.replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": _pod_template_spec(deployment)},
+        },
+    }
+
+
+def _deployment_status(deployment: DeploymentSeed, generation: int) -> Manifest:
+    available = deployment.ready == deployment.replicas
+    status: Manifest = {
+        "observedGeneration": generation,
+        "replicas": deployment.replicas,
+        "updatedReplicas": deployment.replicas,
+        "readyReplicas": deployment.ready,
+        "availableReplicas": deployment.ready,
+        "conditions": [
+            {
+                "type": "Available",
+                "status": "True" if available else "False",
+                "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                "message": "Deployment has minimum availability."
+                if available
+                else "Deployment does not have minimum availability.",
+            },
+            {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "NewReplicaSetAvailable",
+                "message": f'ReplicaSet "{deployment.name}-{_template_hash(deployment)}" has successfully progressed.',
+            },
+        ],
+    }
+    if deployment.replicas > deployment.ready:
+        status["unavailableReplicas"] = deployment.replicas - deployment.ready
+    return status
+
+
+def _pod(deployment: DeploymentSeed, pod: PodSeed) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod.name,
+            "namespace": deployment.namespace,
+            "labels": {"app": deployment.name, "pod-template-hash": _template_hash(deployment)},
+        },
+        "spec": {**_pod_template_spec(deployment), "nodeName": pod.node},
+    }
+
+
+def _pod_status(deployment: DeploymentSeed, pod: PodSeed, started: datetime) -> Manifest:
+    started_at = _rfc3339(started)
+    digest = hashlib.sha256(deployment.image.encode()).hexdigest()
+    container_id = "containerd://" + hashlib.sha256(pod.name.encode()).hexdigest()
+    container: Manifest = {
+        "name": deployment.name,
+        "image": deployment.image,
+        "imageID": f"{deployment.image.split(':')[0]}@sha256:{digest}",
+        "containerID": container_id,
+        "ready": not pod.crashloop,
+        "started": not pod.crashloop,
+        "restartCount": CRASHLOOP_RESTARTS if pod.crashloop else 0,
+    }
+    if pod.crashloop:
+        last_start = started + timedelta(minutes=110)
+        container["state"] = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off 2m40s restarting failed container={deployment.name} "
+                f"pod={pod.name}_{deployment.namespace}",
+            }
+        }
+        container["lastState"] = {
+            "terminated": {
+                "exitCode": 1,
+                "reason": "Error",
+                "startedAt": _rfc3339(last_start),
+                "finishedAt": _rfc3339(last_start + timedelta(seconds=3)),
+                "containerID": container_id,
+            }
+        }
+    else:
+        container["state"] = {"running": {"startedAt": started_at}}
+        container["lastState"] = {}
+    ready = "False" if pod.crashloop else "True"
+    not_ready: Manifest = (
+        {"reason": "ContainersNotReady", "message": f"containers with unready status: [{deployment.name}]"}
+        if pod.crashloop
+        else {}
+    )
+    return {
+        "phase": "Running",
+        "qosClass": "Burstable",
+        "hostIP": NODE_IP,
+        "hostIPs": [{"ip": NODE_IP}],
+        "podIP": pod.ip,
+        "podIPs": [{"ip": pod.ip}],
+        "startTime": started_at,
+        "conditions": [
+            {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": started_at},
+            {"type": "Initialized", "status": "True", "lastTransitionTime": started_at},
+            {"type": "Ready", "status": ready, "lastTransitionTime": started_at, **not_ready},
+            {"type": "ContainersReady", "status": ready, "lastTransitionTime": started_at, **not_ready},
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": started_at},
+        ],
+        "containerStatuses": [container],
+    }
+
+
+def _node(node: NodeSeed) -> Manifest:
+    taints: list[Manifest] = []
+    if node.cordoned:
+        taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
+    if not node.ready:
+        taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"})
+    spec: Manifest = {"podCIDR": f"10.244.{node.name.rsplit('-', 1)[1]}.0/24"}
+    if node.cordoned:
+        spec["unschedulable"] = True
+    if taints:
+        spec["taints"] = taints
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node.name,
+            "labels": {
+                "kubernetes.io/hostname": node.name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node.kubernetes.io/instance-type": "sandbox",
+            },
+        },
+        "spec": spec,
+    }
+
+
+def _node_status(node: NodeSeed, *, kubelet_port: int, at: datetime) -> Manifest:
+    booted = _rfc3339(at - timedelta(days=3))
+    heartbeat = _rfc3339(at if node.ready else at - timedelta(minutes=7))
+
+    def condition(kind: str, healthy_status: str, reason: str, message: str) -> Manifest:
+        return {
+            "type": kind,
+            "status": healthy_status,
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": heartbeat,
+            "lastTransitionTime": booted,
+        }
+
+    ready = (
+        condition("Ready", "True", "KubeletReady", "kubelet is posting ready status")
+        if node.ready
+        else condition(
+            "Ready",
+            "False",
+            "KubeletNotReady",
+            "container runtime network not ready: NetworkReady=false "
+            "reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",
+        )
+    )
+    if not node.ready:
+        ready["lastTransitionTime"] = heartbeat
+    machine = hashlib.sha256(node.name.encode()).hexdigest()
+    return {
+        "capacity": {"cpu": "4", "memory": "16393232Ki", "pods": "110", "ephemeral-storage": "102625208Ki"},
+        "allocatable": {"cpu": "3800m", "memory": "15242256Ki", "pods": "110", "ephemeral-storage": "94580335255"},
+        "conditions": [
+            condition(
+                "MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"
+            ),
+            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            ready,
+        ],
+        "addresses": [{"type": "InternalIP", "address": NODE_IP}, {"type": "Hostname", "address": node.name}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
+        "nodeInfo": {
+            "machineID": machine[:32],
+            "systemUUID": f"{machine[:8]}-{machine[8:12]}-{machine[12:16]}-{machine[16:20]}-{machine[20:32]}",
+            "bootID": machine[32:64],
+            "kernelVersion": "6.8.0-88-generic",
+            "osImage": "Ubuntu 24.04.3 LTS",
+            "containerRuntimeVersion": "containerd://2.1.4",
+            "kubeletVersion": KUBELET_VERSION,
+            "kubeProxyVersion": "",
+            "operatingSystem": "linux",
+            "architecture": "amd64",
+        },
+    }
+
+
+def _events(at: datetime) -> list[Manifest]:
+    namespace, pod = CRASHLOOP_POD
+    involved = {
+        "kind": "Pod",
+        "namespace": namespace,
+        "name": pod,
+        "apiVersion": "v1",
+        "fieldPath": "spec.containers{api}",
+    }
+
+    def event(
+        suffix: str, kind: str, reason: str, message: str, *, component: str, count: int, first: datetime
+    ) -> Manifest:
+        source = {"component": component, **({"host": "node-1"} if component == "kubelet" else {})}
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{pod}.{suffix}", "namespace": namespace},
+            "involvedObject": involved if component == "kubelet" else {**involved, "fieldPath": None},
+            "type": kind,
+            "reason": reason,
+            "message": message,
+            "source": source,
+            "reportingComponent": component,
+            "reportingInstance": "node-1" if component == "kubelet" else "",
+            "count": count,
+            "firstTimestamp": _rfc3339(first),
+            "lastTimestamp": _rfc3339(at - timedelta(seconds=40) if count > 1 else first),
+        }
+
+    started = at - timedelta(hours=2, minutes=1)
+    return [
+        event(
+            "scheduled",
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {namespace}/{pod} to node-1",
+            component="default-scheduler",
+            count=1,
+            first=started,
+        ),
+        event(
+            "pulled",
+            "Normal",
+            "Pulled",
+            'Container image "ghcr.io/example/shop-api:2.3.1" already present on machine',
+            component="kubelet",
+            count=CRASHLOOP_RESTARTS + 1,
+            first=started + timedelta(seconds=2),
+        ),
+        event(
+            "backoff",
+            "Warning",
+            "BackOff",
+            f"Back-off restarting failed container api in pod {pod}_{namespace}",
+            component="kubelet",
+            count=CRASHLOOP_RESTARTS,
+            first=started + timedelta(seconds=30),
+        ),
+    ]
+
+
+# --- canned logs -----------------------------------------------------------------------------
+
+
+def _nginx_lines(deployment: DeploymentSeed, pod: PodSeed) -> list[str]:
+    lines = [
+        "/docker-entrypoint.sh: Configuration complete; ready for start up",
+        "2026/01/01 09:00:00 [notice] 1#1: nginx/1.27.3",
+        "2026/01/01 09:00:00 [notice] 1#1: start worker processes",
+    ]
+    paths = ("/", "/healthz", "/api/products", "/static/app.js", "/healthz")
+    for i in range(40):
+        path = paths[i % len(paths)]
+        status = 404 if i % 13 == 0 and path != "/healthz" else 200
+        agent = "kube-probe/1.37" if path == "/healthz" else "Mozilla/5.0"
+        lines.append(
+            f"10.244.0.{(i * 7) % 250 + 1} - - [01/Jan/2026:09:{i // 60:02d}:{i % 60:02d} +0000] "
+            f'"GET {path} HTTP/1.1" {status} {512 + i} "-" "{agent}" pod={pod.name}'
+        )
+    return lines
+
+
+def _api_lines(deployment: DeploymentSeed, pod: PodSeed) -> list[str]:
+    lines = [
+        'level=info msg="starting shop-api" version=2.3.1',
+        'level=info msg="connected to database" host=postgres.staging.svc.cluster.local:5432',
+        'level=info msg="listening" addr=:8080',
+    ]
+    for i in range(30):
+        lines.append(
+            f'level=info msg="request" method=GET path=/v1/orders/{1000 + i} status=200 '
+            f"duration_ms={3 + i % 9} pod={pod.name}"
+        )
+    return lines
+
+
+def _crash_lines(pod: str, *, attempt: int) -> list[str]:
+    return [
+        f'level=info msg="starting shop-api" version=2.3.1 attempt={attempt}',
+        'level=warn msg="database not reachable, retrying" host=postgres.staging.svc.cluster.local:5432 retry=1',
+        'level=warn msg="database not reachable, retrying" host=postgres.staging.svc.cluster.local:5432 retry=2',
+        'level=error msg="could not connect to database" host=postgres.staging.svc.cluster.local:5432 '
+        'error="dial tcp 10.96.12.7:5432: connect: connection refused"',
+        f'level=fatal msg="exiting" code=1 pod={pod} attempt={attempt}',
+    ]
+
+
+def _coredns_lines(deployment: DeploymentSeed, pod: PodSeed) -> list[str]:
+    return [
+        ".:53",
+        "[INFO] plugin/reload: Running configuration SHA512 = 591cf328cccc12bc490481273e738df5",
+        "CoreDNS-1.12.1",
+        "linux/amd64, go1.24.1, 707c7c1",
+        *(
+            f'[INFO] 10.244.1.{11 + i % 3}:{40000 + i} - {i} "A IN api.staging.svc.cluster.local. udp 47 false 512" '
+            f"NOERROR qr,aa,rd 98 0.0001{i % 10}s"
+            for i in range(12)
+        ),
+    ]
+
+
+_LOG_WRITERS: dict[str, Callable[[DeploymentSeed, PodSeed], list[str]]] = {
+    "web": _nginx_lines,
+    "api": _api_lines,
+    "coredns": _coredns_lines,
+}
+
+
+# --- idempotence helpers ---------------------------------------------------------------------
+
+
+def _raw(manifest: Manifest) -> Any:
+    """A literal manifest as a request body.
+
+    The client sends plain dicts as they are; its type hints ask for model objects, which would
+    only re-spell these manifests field by field.
+    """
+    return manifest
+
+
+def _resource_version(obj: Any) -> str:
+    return str(obj.metadata.resource_version)
+
+
+def _ensure(read: Callable[[], object], create: Callable[[], object]) -> None:
+    """Create an object only if it is missing (for objects whose spec we never reset)."""
+    try:
+        read()
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        create()
+
+
+def _upsert(
+    *,
+    read: Callable[[], Any],
+    create: Callable[[Manifest], Any],
+    replace: Callable[[Manifest], Any],
+    body: Manifest,
+) -> Any:
+    """Create `body`, or replace the existing object with it (keeping its resourceVersion)."""
+    try:
+        existing = read()
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        return create(body)
+    return replace({**body, "metadata": {**body["metadata"], "resourceVersion": _resource_version(existing)}})
+
+
+def _seed_namespace(core: CoreV1Api, namespace: str) -> None:
+    _ensure(lambda: core.read_namespace(namespace), lambda: core.create_namespace(_raw(_namespace(namespace))))
+    _ensure(
+        lambda: core.read_namespaced_service_account("default", namespace),
+        lambda: core.create_namespaced_service_account(namespace, _raw(_metadata_only("default"))),
+    )
+
+
+def _seed_node(core: CoreV1Api, node: NodeSeed, *, kubelet_port: int, at: datetime) -> None:
+    manifest = _node(node)
+    _upsert(
+        read=lambda: core.read_node(node.name),
+        create=lambda body: core.create_node(_raw(body)),
+        replace=lambda body: core.replace_node(node.name, _raw(body)),
+        body=manifest,
+    )
+    manifest["metadata"]["resourceVersion"] = _resource_version(core.read_node(node.name))
+    manifest["status"] = _node_status(node, kubelet_port=kubelet_port, at=at)
+    core.replace_node_status(node.name, _raw(manifest))
+
+
+def _seed_deployment(apps: AppsV1Api, deployment: DeploymentSeed) -> None:
+    name, namespace = deployment.name, deployment.namespace
+    manifest = _deployment(deployment)
+    stored = _upsert(
+        read=lambda: apps.read_namespaced_deployment(name, namespace),
+        create=lambda body: apps.create_namespaced_deployment(namespace, _raw(body)),
+        replace=lambda body: apps.replace_namespaced_deployment(name, namespace, _raw(body)),
+        body=manifest,
+    )
+    manifest["metadata"]["resourceVersion"] = _resource_version(stored)
+    manifest["status"] = _deployment_status(deployment, int(stored.metadata.generation))
+    apps.replace_namespaced_deployment_status(name, namespace, _raw(manifest))
+
+
+def _seed_pod(core: CoreV1Api, deployment: DeploymentSeed, pod: PodSeed, *, started: datetime) -> None:
+    namespace = deployment.namespace
+    # A pod's spec is immutable, so an existing pod is kept and only its status is reset.
+    _ensure(
+        lambda: core.read_namespaced_pod(pod.name, namespace),
+        lambda: core.create_namespaced_pod(namespace, _raw(_pod(deployment, pod))),
+    )
+    # The whole stored object goes back: a status update also writes metadata (labels!).
+    body: Manifest = core.api_client.sanitize_for_serialization(core.read_namespaced_pod(pod.name, namespace))
+    body["status"] = _pod_status(deployment, pod, started)
+    core.replace_namespaced_pod_status(pod.name, namespace, _raw(body))
+
+
+def _seed_event(core: CoreV1Api, event: Manifest) -> None:
+    name, namespace = event["metadata"]["name"], event["metadata"]["namespace"]
+    _upsert(
+        read=lambda: core.read_namespaced_event(name, namespace),
+        create=lambda body: core.create_namespaced_event(namespace, _raw(body)),
+        replace=lambda body: core.replace_namespaced_event(name, namespace, _raw(body)),
+        body=event,
+    )
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
