@@ -87,6 +87,8 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
             "K8S_MCP_KUBECONFIG": str(cluster.gateway_kubeconfig),
             "K8S_MCP_CONTEXT": "sandbox",
             "K8S_MCP_AUDIT_PATH": str(audit_path),
+            # The gateway lets the policy decide about writes; the policy ships read-only.
+            "K8S_MCP_MODE": "readwrite",
         }
         gateway = ManagedProcess(name="gateway", log_path=workdir / "gateway.log")
         gateway.start(
@@ -141,18 +143,24 @@ async def _call(client: Client[Any], stack: Stack, step: Step) -> None:
         _out("    no policy query: refused before OPA")
 
 
+async def _set_policy_mode(stack: Stack, mode: str) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.put(f"{stack.opa.url}/v1/data/mcp/config/mode", json=mode)
+        response.raise_for_status()
+
+
 async def run_script(stack: Stack) -> None:
     async with Client(stack.gateway_url) as client:
         tools = await client.list_tools()
         names = ", ".join(tool.name for tool in tools)
-        _out(f"\ntools/list shows {len(tools)} tools (writes hidden in read-only mode): {names}")
+        _out(f"\ntools/list shows {len(tools)} tools (writes are hidden while the policy is read-only): {names}")
         for step in SCRIPT:
             await _call(client, stack, step)
         _out("\nThe security team switches the policy data to readwrite (PUT /v1/data/mcp/config/mode; no restart):")
-        async with httpx.AsyncClient() as http:
-            response = await http.put(f"{stack.opa.url}/v1/data/mcp/config/mode", json="readwrite")
-            response.raise_for_status()
+        await _set_policy_mode(stack, "readwrite")
+        _out(f"  tools/list now shows {len(await client.list_tools())} tools")
         await _call(client, stack, WRITE_AFTER_POLICY_CHANGE)
+        await _set_policy_mode(stack, "readonly")
         with stack.cluster.admin_client() as admin:
             replicas = AppsV1Api(admin).read_namespaced_deployment("web", "staging").spec.replicas
         _out(f"\nThe cluster is unchanged: staging/web still has {replicas} replicas.")

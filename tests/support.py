@@ -503,13 +503,15 @@ def expected_digest(tool: str, arguments: Mapping[str, Any], cluster: str = CLUS
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def write_kubeconfig(path: Path, *, server: str, context: str = "test-context") -> Path:
+def write_kubeconfig(
+    path: Path, *, server: str, context: str = "test-context", token: str = "not-a-real-token"
+) -> Path:
     """A kubeconfig with one cluster, one token user and one current context."""
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "test", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "agent", "user": {"token": "not-a-real-token"}}],
+        "users": [{"name": "agent", "user": {"token": token}}],
         "contexts": [{"name": context, "context": {"cluster": "test", "user": "agent"}}],
         "current-context": context,
     }

@@ -1,0 +1,172 @@
+"""Denials leave the cluster untouched, allowed writes really change it, and Kubernetes refusals
+come back as clear tool errors.
+
+"No API request" is proven with the apiserver's own audit log: after the refused call the test
+makes one allowed call as a sentinel, waits until the apiserver has logged it, and then finds
+that the sentinel is the only request the gateway's identity made since the mark.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
+from kubernetes.dynamic import DynamicClient
+
+from gateway.errors import KubeError
+from gateway.kube import Kube
+from gateway.sandbox.binaries import find_binary
+from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
+from gateway.sandbox.opa import OpaServer
+from tests.e2e.conftest import cluster_env
+from tests.support import Served, error_text, serve_http, write_kubeconfig
+
+pytestmark = pytest.mark.e2e
+
+SENTINEL = ("list_namespaces", {})
+
+
+async def refused_without_api_requests(
+    cluster: LocalCluster, served: Served, tool: str, arguments: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Make a call that must be refused; prove the apiserver saw no request from the gateway."""
+    mark = cluster.audit.mark()
+    async with served.client() as client:
+        refused = await client.call_tool(tool, arguments, raise_on_error=False)
+        record = served.last_record()
+        sentinel = await client.call_tool(*SENTINEL, raise_on_error=False)
+    assert not sentinel.is_error
+    cluster.audit.wait_count(1, since=mark, user=GATEWAY_USER, verb="list", resource="namespaces")
+    assert cluster.audit.count(since=mark, user=GATEWAY_USER) == 1
+    return error_text(refused), record
+
+
+def replicas(admin: ApiClient, name: str, namespace: str) -> int:
+    return int(AppsV1Api(admin).read_namespaced_deployment(name, namespace).spec.replicas)
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "said", "outcome"),
+    [
+        ("list_pods", {"namespace": "prod"}, 'namespace "prod" is not in the allowlist', "denied"),
+        ("get_pod_logs", {"pod_name": "web-5f6d7c8b9-b8n4q", "namespace": "prod"}, "not in the allowlist", "denied"),
+        ("list_pods", {"namespace": "kube-system"}, 'namespace "kube-system"', "denied"),
+        ("list_pods", {"namespace": "../prod"}, "namespace: must be a DNS-1123 label", "invalid"),
+        ("list_pods", {"namespace": "staging", "server": "https://evil"}, "server: is not an argument", "invalid"),
+        ("describe_pod", {"pod_name": "secret/x", "namespace": "staging"}, "pod_name: must be a DNS-1123", "invalid"),
+        ("scale_deployment", {"deployment_name": "web", "namespace": "staging", "replicas": 9}, "readonly", "denied"),
+        ("restart_deployment", {"deployment_name": "web", "namespace": "staging"}, "readonly", "denied"),
+    ],
+)
+async def test_refused_calls_make_no_api_request(
+    cluster: LocalCluster,
+    admin: ApiClient,
+    served: Served,
+    tool: str,
+    arguments: dict[str, Any],
+    said: str,
+    outcome: str,
+) -> None:
+    before = replicas(admin, "web", "staging")
+    message, record = await refused_without_api_requests(cluster, served, tool, arguments)
+    assert said in message
+    assert record["outcome"] == outcome
+    assert replicas(admin, "web", "staging") == before
+
+
+async def test_a_write_needing_approval_makes_no_api_request(cluster: LocalCluster, writer: Served) -> None:
+    arguments = {"deployment_name": "web", "namespace": "default", "replicas": 1}
+    message, record = await refused_without_api_requests(cluster, writer, "scale_deployment", arguments)
+    assert "approval required: 1 approval from group:sre-leads" in message
+    assert record["outcome"] == "approval_required"
+
+
+@pytest.fixture
+def restore_web(admin: ApiClient) -> Iterator[None]:
+    """Write tests share the session's cluster: put staging/web back as the seed left it."""
+    before = replicas(admin, "web", "staging")
+    yield
+    AppsV1Api(admin).patch_namespaced_deployment_scale("web", "staging", {"spec": {"replicas": before}})
+
+
+@pytest.mark.usefixtures("restore_web")
+async def test_allowed_writes_change_the_cluster(cluster: LocalCluster, admin: ApiClient, writer: Served) -> None:
+    async with writer.client() as client:
+        tools = {tool.name for tool in await client.list_tools()}
+        assert {"scale_deployment", "restart_deployment"} <= tools
+        dry = await client.call_tool(
+            "scale_deployment", {"deployment_name": "web", "namespace": "staging", "replicas": 7, "dry_run": True}
+        )
+        assert dry.structured_content == {"deployment": "web", "namespace": "staging", "replicas": 7, "dry_run": True}
+        assert replicas(admin, "web", "staging") == 3
+
+        mark = cluster.audit.mark()
+        await client.call_tool("scale_deployment", {"deployment_name": "web", "namespace": "staging", "replicas": 4})
+        assert replicas(admin, "web", "staging") == 4
+        assert cluster.audit.wait_count(1, since=mark, user=GATEWAY_USER, verb="patch", resource="deployments/scale")
+
+        restarted = await client.call_tool("restart_deployment", {"deployment_name": "web", "namespace": "staging"})
+    annotations = AppsV1Api(admin).read_namespaced_deployment("web", "staging").spec.template.metadata.annotations
+    assert annotations["kubectl.kubernetes.io/restartedAt"] == restarted.structured_content["restarted_at"]
+    intents = [r for r in writer.records() if r["event"] == "write_intent"]
+    assert [r["tool"] for r in intents[-2:]] == ["scale_deployment", "restart_deployment"]
+
+
+async def test_missing_rbac_is_a_clear_forbidden(
+    tmp_path: Path, cluster: LocalCluster, admin: ApiClient, opa: OpaServer
+) -> None:
+    """A gateway whose identity has no RBAC binding gets 403 from the apiserver, said plainly."""
+    core = CoreV1Api(admin)
+    core.create_namespaced_service_account("default", {"metadata": {"name": "no-rights"}})
+    token = core.create_namespaced_service_account_token(
+        "no-rights", "default", {"spec": {"expirationSeconds": 3600}}
+    ).status.token
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server=cluster.server, token=token)
+    env = {**cluster_env(tmp_path, cluster, opa.url), "K8S_MCP_KUBECONFIG": str(kubeconfig)}
+    del env["K8S_MCP_CONTEXT"]
+    with serve_http(env, tmp_path) as served:
+        async with served.client() as client:
+            result = await client.call_tool("list_pods", {"namespace": "staging"}, raise_on_error=False)
+    message = error_text(result)
+    assert message.startswith("Kubernetes API forbidden (403)")
+    assert "no-rights" in message
+    assert "Traceback" not in message
+
+
+async def test_a_conflict_from_the_apiserver_is_a_short_error(cluster: LocalCluster) -> None:
+    """409 as the apiserver really sends it, through the gateway's one door to the API."""
+    kube = Kube(api_client=cluster.admin_client(), cluster="sandbox", timeout=5, workers=1)
+    try:
+        with pytest.raises(KubeError) as raised:
+            await kube.call(kube.core.create_namespace, body={"metadata": {"name": "staging"}})
+    finally:
+        kube.close()
+    assert raised.value.status == 409
+    assert str(raised.value) == 'Kubernetes API conflict (409): namespaces "staging" already exists'
+
+
+def test_the_deploy_manifests_are_accepted_by_the_apiserver(admin: ApiClient) -> None:
+    """deploy/ as kustomize builds it, server-side applied as a dry run against the real apiserver."""
+    built = subprocess.run(
+        [find_binary("packaging-check"), "kustomize"], check=True, capture_output=True, text=True
+    ).stdout
+    objects = [doc for doc in yaml.safe_load_all(built) if doc]
+    assert {o["kind"] for o in objects} >= {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+    dynamic = DynamicClient(admin)
+    for obj in objects:
+        resource = dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        applied = resource.server_side_apply(
+            body=obj,
+            name=obj["metadata"]["name"],
+            namespace=obj["metadata"].get("namespace"),
+            field_manager="e2e-dry-run",
+            dry_run="All",
+            force_conflicts=True,
+        )
+        assert applied.metadata.name == obj["metadata"]["name"], json.dumps(obj)[:200]
