@@ -37,7 +37,7 @@ class Obligations(_Strict):
 
 
 class Decision(_Strict):
-    """The decision document (see docs/contract.md); `decision_id` comes from OPA's envelope."""
+    """The decision document (the README's policy contract); `decision_id` comes from OPA's envelope."""
 
     allow: StrictBool
     reasons: list[StrictStr]

@@ -2,7 +2,7 @@
 # title: k8s-mcp-gateway authorization
 # description: |
 #   Decides every Kubernetes tool call of k8s-mcp-gateway (policy contract version 1,
-#   docs/contract.md). Three safety rules: read-only by default, a namespace allowlist
+#   README.md, "The policy contract"). Three safety rules: read-only by default, a namespace allowlist
 #   (plus an allowlist of cluster-scoped reads), and a human approval bound to the exact
 #   action for every write. Settings come from data.mcp.config (policies/data.json); a key
 #   missing from the data falls back to the strictest value.

@@ -1,6 +1,6 @@
 # Tests of authz.rego: the decision document for reads, the read-only and namespace rules, the
 # cluster-scoped rule, obligations, and inputs that break the contract. The fixtures at the top
-# (inputs shaped like docs/contract.md, the expected documents) are shared by every test file of
+# (inputs shaped like the README's policy contract, the expected documents) are shared by every test file of
 # this package. Approval tests: approval_test.rego; tools/list: visible_tools_test.rego.
 package mcp.authz_test # regal ignore:directory-package-mismatch
 

@@ -1,5 +1,5 @@
 # Tests of visible_tools (authz.rego): which tools tools/list shows for the listing input of
-# docs/contract.md. Fixtures (actions, policy data): authz_test.rego.
+# the README's policy contract. Fixtures (actions, policy data): authz_test.rego.
 package mcp.authz_test # regal ignore:directory-package-mismatch
 
 import rego.v1

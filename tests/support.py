@@ -328,7 +328,7 @@ def decision(
     approval: Mapping[str, Any] | None = None,
     obligations: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A well-formed decision document (docs/contract.md)."""
+    """A well-formed decision document (the README's policy contract)."""
     return {
         "allow": allow,
         "reasons": list(reasons or []),

@@ -1,4 +1,4 @@
-"""The input document OPA receives: every field of docs/contract.md, for reads, writes and listings."""
+"""The input document OPA receives: every field of the README's policy contract, for reads, writes and listings."""
 
 from __future__ import annotations
 
