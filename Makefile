@@ -29,8 +29,8 @@ demo: setup
 test: setup lint policy-test pytest
 
 lint:
-	$(BIN)/ruff check gateway tests
-	$(BIN)/ruff format --check gateway tests
+	$(BIN)/ruff check gateway tests bench
+	$(BIN)/ruff format --check gateway tests bench
 	$(BIN)/mypy
 
 policy-test:
@@ -43,6 +43,9 @@ policy-test:
 
 pytest:
 	$(BIN)/pytest $(ARGS)
+
+bench: setup
+	$(BIN)/python -m bench.bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
