@@ -37,7 +37,6 @@ import contextlib
 import functools
 import gc
 import importlib.util
-import inspect
 import json
 import math
 import os
@@ -64,7 +63,6 @@ from unittest import mock
 
 import httpx
 from fastmcp import Client, FastMCP
-from fastmcp.tools.function_tool import FunctionTool
 from kubernetes.client import (
     ApiClient,
     Configuration,
@@ -84,7 +82,7 @@ from gateway.kube import Kube
 from gateway.policy import Decision, PolicyClient
 from gateway.sandbox.binaries import REPO_ROOT, find_binary
 from gateway.sandbox.opa import OpaServer
-from gateway.server import INSTRUCTIONS, Gateway
+from gateway.server import INSTRUCTIONS, Gateway, register_tools
 from gateway.settings import Settings
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -228,15 +226,7 @@ class InstantKube(Kube):
 def unguarded_server(kube: Kube) -> FastMCP:
     """The gateway's tools registered exactly as `gateway.server.build_server` does, minus the guard."""
     server = FastMCP(name="k8s-mcp-unguarded", instructions=INSTRUCTIONS, mask_error_details=True)
-    for entry in Catalog():
-        server.add_tool(
-            FunctionTool.from_function(
-                functools.partial(entry.handler, kube),
-                name=entry.name,
-                description=inspect.getdoc(entry.handler),
-                annotations=entry.annotations(),
-            )
-        )
+    register_tools(server, catalog=Catalog(), kube=kube)
     return server
 
 

@@ -31,15 +31,8 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
-    """Register each catalog tool, bound to `kube`, with the guard in front of all of them."""
-    server = FastMCP(
-        name="k8s-mcp-gateway",
-        version=__version__,
-        instructions=INSTRUCTIONS,
-        middleware=[guard],
-        mask_error_details=True,
-    )
+def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube) -> None:
+    """Register each catalog tool on `server`, bound to `kube`."""
     for entry in catalog:
         server.add_tool(
             FunctionTool.from_function(
@@ -49,6 +42,18 @@ def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
                 annotations=entry.annotations(),
             )
         )
+
+
+def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
+    """The catalog's tools with the guard in front of all of them."""
+    server = FastMCP(
+        name="k8s-mcp-gateway",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        middleware=[guard],
+        mask_error_details=True,
+    )
+    register_tools(server, catalog=catalog, kube=kube)
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_: Request) -> JSONResponse:

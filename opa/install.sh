@@ -6,25 +6,27 @@
 set -euo pipefail
 
 version="${OPA_VERSION:?OPA_VERSION is set by the Makefile}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="$root/.tools/bin"
-mkdir -p "$bin"
+opa_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../scripts/go-build.sh
+source "$opa_dir/../scripts/go-build.sh"
+go_bin=$(go_build_go)
+bin=$go_build_bin
 
 if command -v opa >/dev/null 2>&1 && [ "$(command -v opa)" != "$bin/opa" ]; then
   echo "opa: using $(command -v opa) ($(opa version | head -1))" >&2
 elif ! { [ -x "$bin/opa" ] && "$bin/opa" version | grep -qx "Version: ${version#v}"; }; then
   echo "opa: building github.com/open-policy-agent/opa@$version into $bin (once)" >&2
   start=$SECONDS
-  GOBIN="$bin" GOFLAGS=-trimpath go install "github.com/open-policy-agent/opa@$version"
+  mkdir -p "$bin"
+  GOBIN="$bin" GOFLAGS=-trimpath "$go_bin" install "github.com/open-policy-agent/opa@$version"
   echo "opa: built in $((SECONDS - start))s" >&2
 fi
 
-stamp="$bin/.regal.stamp"
-want="$(cat "$root/opa/regal/go.mod" "$root/opa/regal/go.sum" | sha256sum | cut -d' ' -f1)"
-if ! { [ -x "$bin/regal" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; }; then
-  echo "regal: building $(grep -o 'open-policy-agent/regal v[^ ]*' "$root/opa/regal/go.mod") into $bin (once)" >&2
-  start=$SECONDS
-  (cd "$root/opa/regal" && go build -trimpath -o "$bin/regal" github.com/open-policy-agent/regal)
-  echo "$want" > "$stamp"
-  echo "regal: built in $((SECONDS - start))s" >&2
+cd "$opa_dir/regal"
+want=$(go_build_stamp "$go_bin" go.mod go.sum)
+if ! go_build_fresh regal "$want" regal; then
+  echo "regal: building $(grep -o 'open-policy-agent/regal v[^ ]*' go.mod) into $bin (once)" >&2
+  go_build_scratch regal
+  "$go_bin" build -trimpath -o "$go_build_scratch_dir/regal" github.com/open-policy-agent/regal
+  go_build_install regal "$want" regal
 fi

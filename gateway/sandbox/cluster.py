@@ -48,7 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 import yaml
@@ -64,7 +64,7 @@ from kubernetes.config import new_client_from_config
 from gateway.sandbox import seed as seed_data
 from gateway.sandbox.binaries import REPO_ROOT, BinaryNotFoundError, find_binary
 from gateway.sandbox.kubelet import FakeKubelet
-from gateway.sandbox.process import ManagedProcess, ProcessStartError, free_port
+from gateway.sandbox.process import ManagedProcess, ProcessStartError, Service, free_port
 
 DEPLOY_DIR = REPO_ROOT / "deploy"
 GATEWAY_MANIFESTS = ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")
@@ -174,7 +174,7 @@ class AuditLog:
             time.sleep(0.05)
 
 
-class LocalCluster:
+class LocalCluster(Service):
     """etcd + kube-apiserver + fake kubelet in a temp dir, with an admin and a gateway kubeconfig.
 
     Use as a context manager (or `start()`/`stop()`). Startup takes a few seconds; share one
@@ -258,17 +258,6 @@ class LocalCluster:
         if self._own_tmp is not None:
             self._own_tmp.cleanup()
             self._own_tmp = None
-
-    def __enter__(self) -> LocalCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- what callers use -----------------------------------------------------------------------
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from gateway.sandbox.process import Service
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class LogNotFound(LookupError):
     """The log source has no log for this container (mapped to a kubelet-style 404)."""
 
 
-class FakeKubelet:
+class FakeKubelet(Service):
     """A TLS server on 127.0.0.1 that serves `/containerLogs/...` from a `LogSource`.
 
     Runs in a daemon thread of the current process, so it needs no binary and no cleanup
@@ -108,17 +109,6 @@ class FakeKubelet:
         server.server_close()
         if thread is not None:
             thread.join(timeout=5)
-
-    def __enter__(self) -> FakeKubelet:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _record(self, path: str) -> None:
         with self._lock:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from gateway.sandbox.binaries import REPO_ROOT, find_binary
-from gateway.sandbox.process import ManagedProcess, free_port
+from gateway.sandbox.process import ManagedProcess, Service, free_port
 
 POLICY_DIR = REPO_ROOT / "policies"
 OPA_CONFIG = REPO_ROOT / "opa" / "config.yaml"
 
 
-class OpaServer:
+class OpaServer(Service):
     """OPA as the gateway's sidecar runs it (opa/config.yaml): REST API on loopback, decision logs on.
 
     Decision logging to the console makes OPA return a `decision_id` with every answer,
@@ -56,14 +55,3 @@ class OpaServer:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self) -> OpaServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
