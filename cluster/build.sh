@@ -17,17 +17,12 @@ cluster_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$cluster_dir/../scripts/go-build.sh"
 binaries=(kube-apiserver etcd)
 
-force=false
-case "${1:-}" in
-  --force) force=true ;;
-  "") ;;
-  *) echo "usage: $0 [--force]" >&2; exit 2 ;;
-esac
+go_build_force "$@"
 
 go_bin=$(go_build_go)
 cd "$cluster_dir"
 want=$(go_build_stamp "$go_bin" go.mod go.sum build.sh ../scripts/go-build.sh cmd/*/main.go)
-if ! $force && go_build_fresh cluster "$want" "${binaries[@]}"; then
+if ! $go_build_force && go_build_fresh cluster "$want" "${binaries[@]}"; then
   echo "cluster/build.sh: ${binaries[*]} up to date in $go_build_bin" >&2
   exit 0
 fi

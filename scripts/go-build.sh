@@ -9,6 +9,16 @@ go_build_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 go_build_bin=${TOOLS_BIN:-$go_build_repo/.tools/bin}
 go_build_started=$SECONDS
 
+# go_build_force "$@": the scripts' one option; sets go_build_force=true for --force.
+go_build_force() {
+  go_build_force=false
+  case "${1:-}" in
+    --force) go_build_force=true ;;
+    "") ;;
+    *) echo "usage: $0 [--force]" >&2; exit 2 ;;
+  esac
+}
+
 # The Go toolchain: $GO, then PATH, then the usual install location.
 go_build_go() {
   local go_bin=${GO:-$(command -v go || true)}

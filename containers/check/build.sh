@@ -16,17 +16,12 @@ module_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$module_dir/../../scripts/go-build.sh"
 binary=packaging-check
 
-force=false
-case "${1:-}" in
-  --force) force=true ;;
-  "") ;;
-  *) echo "usage: $0 [--force]" >&2; exit 2 ;;
-esac
+go_build_force "$@"
 
 go_bin=$(go_build_go)
 cd "$module_dir"
 want=$(go_build_stamp "$go_bin" go.mod go.sum build.sh ../../scripts/go-build.sh ./*.go)
-if ! $force && go_build_fresh "$binary" "$want" "$binary"; then
+if ! $go_build_force && go_build_fresh "$binary" "$want" "$binary"; then
   echo "containers/check/build.sh: $binary up to date in $go_build_bin" >&2
   exit 0
 fi

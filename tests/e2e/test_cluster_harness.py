@@ -29,17 +29,7 @@ from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster() as started:
-        started.seed()
-        yield started
-
-
-@pytest.fixture(scope="module")
-def admin(cluster: LocalCluster) -> Iterator[ApiClient]:
-    with cluster.admin_client() as client:
-        yield client
+# `cluster` and `admin` are the session's (tests/e2e/conftest.py).
 
 
 @pytest.fixture(scope="module")
