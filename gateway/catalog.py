@@ -59,9 +59,21 @@ class Entry:
     destructive: bool = False
     idempotent: bool = True
     arguments: type[BaseModel] = field(init=False)
+    tool_document: dict[str, Any] = field(init=False)
+    """`input.tool`, built once: every call of this tool sends the same one."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "arguments", arguments_model(self.handler))
+        object.__setattr__(
+            self,
+            "tool_document",
+            {
+                "name": self.name,
+                "read_only": self.read_only,
+                "destructive": self.destructive,
+                "idempotent": self.idempotent,
+            },
+        )
 
     @property
     def name(self) -> str:
@@ -70,14 +82,6 @@ class Entry:
     @property
     def read_only(self) -> bool:
         return not self.action.write
-
-    def tool_document(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "read_only": self.read_only,
-            "destructive": self.destructive,
-            "idempotent": self.idempotent,
-        }
 
     def annotations(self) -> ToolAnnotations:
         return ToolAnnotations(
@@ -88,22 +92,29 @@ class Entry:
         )
 
 
-def _read(verb: str, resource: str, **kwargs: Any) -> ActionTemplate:
-    return ActionTemplate(verb=verb, resource=resource, **kwargs)
-
-
 ENTRIES: tuple[Entry, ...] = (
-    Entry(handler=namespaces.list_namespaces, action=_read("list", "namespaces", cluster_scoped=True)),
-    Entry(handler=pods.list_pods, action=_read("list", "pods")),
-    Entry(handler=pods.get_pod_logs, action=_read("get", "pods", subresource="log", name_arg="pod_name")),
-    Entry(handler=pods.describe_pod, action=_read("get", "pods", name_arg="pod_name")),
-    Entry(handler=deployments.list_deployments, action=_read("list", "deployments", group="apps")),
+    Entry(
+        handler=namespaces.list_namespaces,
+        action=ActionTemplate(verb="list", resource="namespaces", cluster_scoped=True),
+    ),
+    Entry(handler=pods.list_pods, action=ActionTemplate(verb="list", resource="pods")),
+    Entry(
+        handler=pods.get_pod_logs,
+        action=ActionTemplate(verb="get", resource="pods", subresource="log", name_arg="pod_name"),
+    ),
+    Entry(handler=pods.describe_pod, action=ActionTemplate(verb="get", resource="pods", name_arg="pod_name")),
+    Entry(
+        handler=deployments.list_deployments, action=ActionTemplate(verb="list", resource="deployments", group="apps")
+    ),
     Entry(
         handler=deployments.describe_deployment,
-        action=_read("get", "deployments", group="apps", name_arg="deployment_name"),
+        action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
     ),
-    Entry(handler=nodes.get_node_status, action=_read("get", "nodes", cluster_scoped=True, name_arg="node_name")),
-    Entry(handler=events.list_events, action=_read("list", "events")),
+    Entry(
+        handler=nodes.get_node_status,
+        action=ActionTemplate(verb="get", resource="nodes", cluster_scoped=True, name_arg="node_name"),
+    ),
+    Entry(handler=events.list_events, action=ActionTemplate(verb="list", resource="events")),
     Entry(
         handler=deployments.restart_deployment,
         action=ActionTemplate(
@@ -134,7 +145,7 @@ class Catalog:
     def __init__(self, entries: tuple[Entry, ...] = ENTRIES) -> None:
         self._by_name = {entry.name: entry for entry in entries}
         self.listing: list[dict[str, Any]] = [
-            {"tool": entry.tool_document(), "action": entry.action.template()} for entry in entries
+            {"tool": entry.tool_document, "action": entry.action.template()} for entry in entries
         ]
 
     def get(self, name: str) -> Entry | None:

@@ -191,7 +191,7 @@ class Guard(Middleware):
             "version": INPUT_VERSION,
             "request": request,
             "principal": who,
-            "tool": entry.tool_document(),
+            "tool": entry.tool_document,
             "arguments": arguments,
             "action": entry.action.bind(arguments),
             "gateway": self._gateway_document,

@@ -65,7 +65,6 @@ class PolicyClient:
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=60),
             transport=transport,
-            headers={"Content-Type": "application/json"},
         )
 
     async def decide(self, document: dict[str, Any]) -> Decision:
