@@ -5,7 +5,8 @@
 # deploy/gateway.yaml).
 #
 #   docker build -t k8s-mcp-gateway:0.1.0 .
-#   docker run -p 8080:8080 -e K8S_MCP_OPA_URL=http://opa:8181 k8s-mcp-gateway:0.1.0
+#   docker run -p 8080:8080 -e K8S_MCP_OPA_URL=http://opa:8181 -e K8S_MCP_AUTH=tokens \
+#     -e K8S_MCP_AUTH_TOKEN_FILE=/tokens.json -v "$PWD/tokens.json:/tokens.json:ro" k8s-mcp-gateway:0.1.0
 #
 # Checked by `.tools/bin/packaging-check dockerfile` (BuildKit's own parser and linter),
 # which tests/unit/test_packaging.py runs.

@@ -15,10 +15,12 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
+import uvicorn
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from gateway import __version__
+from gateway.auth import AuthConfigError
 from gateway.kube import KubeConfigError
 from gateway.server import Gateway
 from gateway.settings import Settings
@@ -88,6 +90,8 @@ async def _serve(settings: Settings) -> None:
         gateway = Gateway.open(settings)
     except KubeConfigError as exc:
         raise SystemExit(f"{exc}\nPass --kubeconfig/--context, or try `make demo` for an embedded cluster.") from None
+    except AuthConfigError as exc:
+        raise SystemExit(f"invalid auth configuration: {exc}") from None
     except OSError as exc:
         raise SystemExit(f"cannot open the audit file {settings.audit_path}: {exc}") from None
     log.info(
@@ -102,9 +106,16 @@ async def _serve(settings: Settings) -> None:
         if settings.transport == "stdio":
             await gateway.server.run_async(transport="stdio", show_banner=False)
         else:
-            await gateway.server.run_async(
-                transport="http", show_banner=False, host=settings.host, port=settings.port, path=settings.http_path
+            config = uvicorn.Config(
+                gateway.http_app(),
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                lifespan="on",
+                ws="none",  # MCP's streamable HTTP has no WebSocket route
+                timeout_graceful_shutdown=2,
             )
+            await uvicorn.Server(config).serve()
     finally:
         await gateway.aclose()
 

@@ -27,7 +27,7 @@ from fastmcp.tools.base import Tool, ToolResult
 from gateway.audit import AuditLog
 from gateway.catalog import Catalog, Entry
 from gateway.errors import ApprovalRequired, Denied, GatewayError, PolicyUnavailable, UnknownTool
-from gateway.identity import StdioIdentity, Transport, principal
+from gateway.identity import StdioIdentity, Transport, current_principal
 from gateway.policy import Decision, PolicyClient
 from gateway.validation import validate_arguments
 
@@ -214,7 +214,8 @@ class Guard(Middleware):
         return "stdio" if active == "stdio" else "http"
 
     def _principal(self, context: MiddlewareContext[Any], transport: Transport) -> dict[str, Any]:
-        return principal(transport=transport, stdio=self.stdio_identity, client=_client_info(context))
+        who = current_principal(transport=transport, stdio=self.stdio_identity)
+        return who.document(_client_info(context))
 
 
 def _client_info(context: MiddlewareContext[Any]) -> dict[str, str | None]:

@@ -11,14 +11,18 @@ import inspect
 from dataclasses import dataclass
 
 from fastmcp import FastMCP
+from fastmcp.server.auth import TokenVerifier
 from fastmcp.tools.function_tool import FunctionTool
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from gateway import __version__
 from gateway.audit import AuditLog
+from gateway.auth import build_verifier
 from gateway.catalog import Catalog
 from gateway.guard import GatewayState, Guard
+from gateway.http_app import build_http_app
 from gateway.identity import StdioIdentity
 from gateway.kube import Kube, load_api_client
 from gateway.policy import PolicyClient
@@ -44,14 +48,15 @@ def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube) -> None:
         )
 
 
-def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
-    """The catalog's tools with the guard in front of all of them."""
+def build_server(*, catalog: Catalog, kube: Kube, guard: Guard, verifier: TokenVerifier | None = None) -> FastMCP:
+    """The catalog's tools with the guard in front of all of them, and `verifier` on HTTP."""
     server = FastMCP(
         name="k8s-mcp-gateway",
         version=__version__,
         instructions=INSTRUCTIONS,
         middleware=[guard],
         mask_error_details=True,
+        auth=verifier,
     )
     register_tools(server, catalog=catalog, kube=kube)
 
@@ -64,15 +69,23 @@ def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
 
 @dataclass(kw_only=True)
 class Gateway:
-    """The running parts of one gateway process."""
+    """The running parts of one gateway process.
 
+    `verifier` checks bearer tokens on HTTP (None with `K8S_MCP_AUTH=none`); routes added
+    beside the MCP endpoint pass it to `gateway.identity.authenticate_request`.
+    """
+
+    settings: Settings
     server: FastMCP
+    verifier: TokenVerifier | None
     policy: PolicyClient
     audit: AuditLog
     kube: Kube
 
     @classmethod
     def open(cls, settings: Settings, *, kube: Kube | None = None) -> Gateway:
+        """Build every part; a bad token file or key raises `gateway.auth.AuthConfigError`."""
+        verifier = build_verifier(settings)
         if kube is None:
             api_client, cluster = load_api_client(
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.context
@@ -101,7 +114,18 @@ class Gateway:
             ),
             stdio_identity=StdioIdentity.configured(sub=settings.principal, groups=settings.principal_groups),
         )
-        return cls(server=build_server(catalog=catalog, kube=kube, guard=guard), policy=policy, audit=audit, kube=kube)
+        return cls(
+            settings=settings,
+            server=build_server(catalog=catalog, kube=kube, guard=guard, verifier=verifier),
+            verifier=verifier,
+            policy=policy,
+            audit=audit,
+            kube=kube,
+        )
+
+    def http_app(self) -> Starlette:
+        """The ASGI app of the HTTP transport (see `gateway.http_app`)."""
+        return build_http_app(self.server, settings=self.settings, verifier=self.verifier, audit=self.audit)
 
     async def aclose(self) -> None:
         await self.policy.aclose()

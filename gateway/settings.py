@@ -8,14 +8,26 @@ policy's business. `mode`, `dry_run` and `namespaces` are the gateway's own stat
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.validation import DNS1123_LABEL
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback IP addresses: only this machine can connect to them."""
+    name = host.strip().lower().removeprefix("[").removesuffix("]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _default_audit_path() -> Path:
@@ -37,6 +49,32 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the HTTP transport listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the HTTP transport listens on.")
     http_path: str = Field("/mcp", pattern=r"^/", description="URL path of the streamable HTTP endpoint.")
+
+    auth: Literal["none", "tokens", "jwt"] = Field(
+        "none",
+        description="Who may call over HTTP: `tokens` (a token file), `jwt` (signed JWTs), or `none` (loopback only).",
+    )
+    auth_token_file: Path | None = Field(
+        None, description="JSON file mapping each bearer token to its `sub` and `groups` (for `tokens`)."
+    )
+    auth_jwks_uri: AnyHttpUrl | None = Field(
+        None, description="JWKS URL of the token issuer (for `jwt`; or a public key file)."
+    )
+    auth_public_key_file: Path | None = Field(
+        None, description="PEM public key that signs the tokens (for `jwt`; or a JWKS URL)."
+    )
+    auth_algorithm: Literal[
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"
+    ] = Field("RS256", description="The one JWS algorithm accepted (for `jwt`).")
+    auth_issuer: str | None = Field(None, description="Required `iss` of every token (for `jwt`).")
+    auth_audience: str | None = Field(None, description="Required `aud` of every token (for `jwt`).")
+    auth_leeway: int = Field(
+        30, ge=0, le=300, description="Seconds of clock skew allowed on `exp`, `nbf` and `iat` (for `jwt`)."
+    )
+    auth_subject_claim: str = Field("sub", min_length=1, description="JWT claim that names the caller (for `jwt`).")
+    auth_groups_claim: str = Field(
+        "groups", min_length=1, description="JWT claim listing the caller's groups; missing means none (for `jwt`)."
+    )
 
     opa_url: AnyHttpUrl = Field(AnyHttpUrl("http://127.0.0.1:8181"), description="Base URL of the OPA sidecar.")
     opa_decision_path: str = Field(
@@ -84,6 +122,41 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _none_only_on_loopback(cls, value: str, info: ValidationInfo) -> str:
+        host = info.data.get("host")
+        if value == "none" and info.data.get("transport") == "http" and host is not None and not is_loopback(host):
+            raise ValueError(
+                f"'none' lets anyone who reaches the port call the tools, so it is allowed only when the HTTP "
+                f"transport listens on a loopback address, not on {host!r} (--host / K8S_MCP_HOST); "
+                "set K8S_MCP_AUTH to 'tokens' or 'jwt'"
+            )
+        return value
+
+    @field_validator("auth_token_file")
+    @classmethod
+    def _token_file_for_tokens(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None and info.data.get("auth") == "tokens":
+            raise ValueError("required when K8S_MCP_AUTH is 'tokens'")
+        return value
+
+    @field_validator("auth_public_key_file")
+    @classmethod
+    def _one_key_source_for_jwt(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if info.data.get("auth") == "jwt" and (value is None) == (info.data.get("auth_jwks_uri") is None):
+            raise ValueError("K8S_MCP_AUTH 'jwt' needs exactly one of K8S_MCP_AUTH_JWKS_URI and this key file")
+        return value
+
+    @field_validator("auth_issuer", "auth_audience")
+    @classmethod
+    def _bound_tokens_for_jwt(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Without both, a token the issuer minted for another service, or another issuer's
+        # token signed by a shared JWKS, would be accepted here.
+        if info.data.get("auth") == "jwt" and not value:
+            raise ValueError("required when K8S_MCP_AUTH is 'jwt'")
         return value
 
     @field_validator("namespaces")

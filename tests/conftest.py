@@ -14,7 +14,7 @@ import respx
 
 from gateway.sandbox.opa import OpaServer
 from gateway.settings import Settings
-from tests.support import CountingKube, Harness, OpaStub, open_harness, policy_copy
+from tests.support import CountingKube, Harness, HttpHarness, OpaStub, open_harness, policy_copy, serve_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -112,6 +112,28 @@ async def open_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
             return await stack.enter_async_context(open_harness(settings, kube=kube))
 
         yield open_
+
+
+class HttpGatewayFactory(Protocol):
+    async def __call__(self, *, opa_url: str, kube: CountingKube | None = None, **overrides: Any) -> HttpHarness: ...
+
+
+@pytest.fixture
+async def serve_gateway(open_gateway: GatewayFactory) -> AsyncIterator[HttpGatewayFactory]:
+    """Gateways opened as `open_gateway` opens them (transport http), each served over real HTTP.
+
+    The app is the one `serve --transport http` runs (`Gateway.http_app`), under uvicorn on a free
+    loopback port of this process, so a test can speak raw HTTP to it and still count the fake
+    kube's calls. Servers stop before their gateways close.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def serve(*, opa_url: str, kube: CountingKube | None = None, **overrides: Any) -> HttpHarness:
+            harness = await open_gateway(opa_url=opa_url, kube=kube, transport="http", **overrides)
+            base_url = await stack.enter_async_context(serve_in_process(harness.gateway.http_app()))
+            return HttpHarness(harness=harness, base_url=base_url)
+
+        yield serve
 
 
 # Opening a gateway costs ~0.1 s (tool schemas, an SSL context), so the default ones are opened

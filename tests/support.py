@@ -9,10 +9,13 @@ also import the types for annotations:
 - `Harness`: one open gateway, its in-memory MCP client, its fake kube and its audit file.
 - `StubHttpServer`: a real loopback HTTP server with a programmable handler, for what respx cannot
   fake (real timeouts, the urllib3 stack of the kubernetes client).
+- `serve_stdio`, `serve_http`: the real `k8s-mcp-gateway serve` process; `serve_in_process`: the
+  gateway's own HTTP app under uvicorn in the test's event loop, in front of a fake kube.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import hashlib
@@ -31,6 +34,7 @@ from typing import Any
 import httpx
 import mcp_types
 import respx
+import uvicorn
 import yaml
 from fastmcp import Client
 from fastmcp.client.client import CallToolResult
@@ -73,7 +77,9 @@ from kubernetes.client import (
     V1SecretEnvSource,
     V1SecretKeySelector,
 )
+from starlette.types import ASGIApp
 
+from gateway.auth import issue_token
 from gateway.kube import Kube
 from gateway.sandbox.opa import POLICY_DIR
 from gateway.sandbox.process import ManagedProcess, free_port
@@ -477,6 +483,30 @@ async def open_harness(settings: Settings, *, kube: CountingKube | None = None) 
         await gateway.aclose()
 
 
+@dataclass(frozen=True, kw_only=True)
+class HttpHarness:
+    """A gateway served over real HTTP in this process (`serve_in_process`), with its fake kube."""
+
+    harness: Harness
+    base_url: str
+
+    @property
+    def url(self) -> str:
+        """The MCP endpoint."""
+        return self.base_url + self.harness.gateway.settings.http_path
+
+    @property
+    def kube(self) -> CountingKube:
+        return self.harness.kube
+
+    def client(self, token: str | None = None) -> Client[Any]:
+        """An MCP client over streamable HTTP, presenting `token` as its bearer token."""
+        return Client(self.url, auth=token, timeout=STARTUP_TIMEOUT)
+
+    def records(self) -> list[dict[str, Any]]:
+        return read_audit(self.harness.audit_path)
+
+
 def error_text(result: CallToolResult) -> str:
     assert result.is_error, f"expected an error, got {result.structured_content!r}"
     content = result.content[0]
@@ -597,15 +627,21 @@ STARTUP_TIMEOUT = 30.0
 
 @dataclass(frozen=True, kw_only=True)
 class Served:
-    """How to reach one gateway process, and where it writes its audit trail."""
+    """How to reach one gateway process, who its clients are, and where it writes its audit trail.
+
+    `token` is the bearer token `client()` presents (HTTP with a token file); `authenticated`
+    says whether the gateway verified who the principal is.
+    """
 
     transport: str
     target: StdioTransport | str
     audit_path: Path
     principal: str
+    authenticated: bool = False
+    token: str | None = None
 
     def client(self) -> Client[Any]:
-        return Client(self.target, timeout=STARTUP_TIMEOUT)
+        return Client(self.target, timeout=STARTUP_TIMEOUT, auth=self.token)
 
     def records(self) -> list[dict[str, Any]]:
         return read_audit(self.audit_path)
@@ -645,20 +681,56 @@ async def serve_stdio(env: Mapping[str, str], directory: Path, *, principal: str
 
 
 @contextlib.contextmanager
-def serve_http(env: Mapping[str, str], directory: Path) -> Iterator[Served]:
-    """An HTTP gateway on a free loopback port, ready when `/healthz` answers, stopped on exit."""
+def serve_http(env: Mapping[str, str], directory: Path, *, anonymous: bool = False) -> Iterator[Served]:
+    """An HTTP gateway on a free loopback port, ready when `/healthz` answers, stopped on exit.
+
+    Its callers authenticate with a bearer token from a token file, as the principal `env`
+    configures for stdio (`K8S_MCP_PRINCIPAL`, `K8S_MCP_PRINCIPAL_GROUPS`), so both transports
+    call as the same person. `anonymous=True` runs it with `K8S_MCP_AUTH=none` instead.
+    """
     port = free_port()
+    env = dict(env)
+    if anonymous:
+        principal, token = "system:anonymous", None
+        env["K8S_MCP_AUTH"] = "none"
+    else:
+        principal = env.get("K8S_MCP_PRINCIPAL", "alice")
+        groups = [group for group in env.get("K8S_MCP_PRINCIPAL_GROUPS", "").split(",") if group]
+        token_file = directory / "tokens.json"
+        token = issue_token(token_file, sub=principal, groups=groups)
+        env.update(K8S_MCP_AUTH="tokens", K8S_MCP_AUTH_TOKEN_FILE=str(token_file))
     process = ManagedProcess(name="k8s-mcp-gateway", log_path=directory / "gateway.log")
-    process.start(
-        [GATEWAY_BIN, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)], env=dict(env)
-    )
+    process.start([GATEWAY_BIN, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)], env=env)
     try:
         process.wait_http_ready(f"http://127.0.0.1:{port}/healthz", timeout=STARTUP_TIMEOUT)
         yield Served(
             transport="http",
             target=f"http://127.0.0.1:{port}/mcp",
             audit_path=Path(env["K8S_MCP_AUDIT_PATH"]),
-            principal="system:anonymous",
+            principal=principal,
+            authenticated=not anonymous,
+            token=token,
         )
     finally:
         process.stop()
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(app: ASGIApp) -> AsyncIterator[str]:
+    """Run `app` under uvicorn on a free loopback port in this event loop; yield its base URL.
+
+    For tests that need the gateway's HTTP transport and, in the same process, its fake kube.
+    """
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", ws="none", log_config=None)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(STARTUP_TIMEOUT):
+            while not server.started:
+                assert not serving.done(), "uvicorn stopped before it started"
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving

@@ -85,7 +85,7 @@ async def test_an_allowed_read_reaches_the_kube_layer_and_fails_cleanly(served: 
     assert (record["tool"], record["outcome"], record["allow"]) == ("list_pods", "error", True)
     assert record["transport"] == served.transport
     assert record["principal"]["sub"] == served.principal
-    assert record["principal"]["authenticated"] is False
+    assert record["principal"]["authenticated"] is served.authenticated
     assert record["principal"]["client"]["name"] == "fastmcp"
     assert record["decision_id"]
 

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from gateway import __version__
 from gateway.sandbox.binaries import REPO_ROOT, find_binary
@@ -151,6 +152,17 @@ def test_compose_gateway_environment_is_a_valid_http_configuration(
     assert audit["source"] in compose["volumes"]
 
 
+def test_compose_gateway_callers_need_a_token_from_the_secret(
+    monkeypatch: pytest.MonkeyPatch, compose: dict[str, Any]
+) -> None:
+    gateway = compose["services"]["gateway"]
+    settings = settings_from(monkeypatch, gateway["environment"])
+    [secret] = [s for s in gateway["secrets"] if s["target"] == str(settings.auth_token_file)]
+
+    assert settings.auth == "tokens"
+    assert compose["secrets"][secret["source"]]["environment"] == "MCP_GATEWAY_TOKENS"
+
+
 def test_compose_gateway_reads_the_kubeconfig_k3s_writes(compose: dict[str, Any], dockerfile: dict[str, Any]) -> None:
     k3s, gateway = compose["services"]["k3s"], compose["services"]["gateway"]
     written = PurePosixPath(k3s["environment"]["K3S_KUBECONFIG_OUTPUT"])
@@ -258,7 +270,10 @@ def test_dockerfile_defaults_to_http_on_all_interfaces(
     [expose] = final_stage(dockerfile, "expose")
 
     assert set(env) <= SETTING_VARIABLES
-    settings = settings_from(monkeypatch, env)
+    # All interfaces need a caller check the image cannot choose: `serve` refuses to start without one.
+    with pytest.raises(ValidationError, match="allowed only when the HTTP transport listens on a loopback"):
+        settings_from(monkeypatch, env)
+    settings = settings_from(monkeypatch, {**env, "K8S_MCP_AUTH": "tokens", "K8S_MCP_AUTH_TOKEN_FILE": "/tokens"})
     assert (settings.transport, settings.host) == ("http", "0.0.0.0")
     assert expose["ports"] == [str(settings.port)]
 
@@ -451,6 +466,17 @@ def test_deploy_gateway_asks_the_sidecar_on_loopback(monkeypatch: pytest.MonkeyP
     assert settings.opa_url.host == "127.0.0.1"
     assert "emptyDir" in volume_mounted_at(pod, gateway, str(settings.audit_path))
     assert [p["containerPort"] for p in gateway["ports"] if p["name"] == "http"] == [settings.port]
+
+
+def test_deploy_gateway_callers_need_a_token_from_a_secret(
+    monkeypatch: pytest.MonkeyPatch, pod: dict[str, Any]
+) -> None:
+    gateway = container(pod, "gateway")
+    settings = settings_from(monkeypatch, {env["name"]: env["value"] for env in gateway["env"]})
+
+    assert settings.auth == "tokens"
+    assert settings.auth_token_file is not None
+    assert volume_mounted_at(pod, gateway, str(settings.auth_token_file))["secret"]["secretName"]
 
 
 def test_deploy_probes_ask_healthz_on_the_http_port(pod: dict[str, Any]) -> None:

@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from joserfc import jwk
 
 from gateway import __version__, cli
+from gateway.auth import AuthConfigError
+from gateway.server import Gateway
 from gateway.settings import Settings
 from tests.conftest import GatewayFactory
-from tests.support import CLUSTER, OpaStub, write_kubeconfig
+from tests.support import CLUSTER, CountingKube, OpaStub, write_kubeconfig
 
 GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
 
@@ -31,6 +34,23 @@ GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
         ([], {"K8S_MCP_DRY_RUN": "perhaps"}, ["--dry-run / K8S_MCP_DRY_RUN", "boolean"]),
         (["--kube-workers", "0"], {}, ["--kube-workers / K8S_MCP_KUBE_WORKERS"]),
         (["--http-path", "mcp"], {}, ["--http-path / K8S_MCP_HTTP_PATH"]),
+        (["--transport", "http", "--host", "0.0.0.0"], {}, ["--auth / K8S_MCP_AUTH", "loopback", "'0.0.0.0'"]),
+        ([], {"K8S_MCP_TRANSPORT": "http", "K8S_MCP_HOST": "10.0.0.5"}, ["--auth / K8S_MCP_AUTH", "'tokens' or 'jwt'"]),
+        (["--auth", "tokens"], {}, ["--auth-token-file / K8S_MCP_AUTH_TOKEN_FILE", "required"]),
+        (["--auth", "jwt"], {}, ["--auth-public-key-file / K8S_MCP_AUTH_PUBLIC_KEY_FILE", "exactly one"]),
+        (
+            ["--auth", "jwt", "--auth-public-key-file", "k.pem", "--auth-jwks-uri", "https://idp.example/jwks"],
+            {"K8S_MCP_AUTH_ISSUER": "https://idp.example", "K8S_MCP_AUTH_AUDIENCE": "mcp"},
+            ["--auth-public-key-file / K8S_MCP_AUTH_PUBLIC_KEY_FILE", "exactly one"],
+        ),
+        (
+            ["--auth", "jwt", "--auth-jwks-uri", "https://idp.example/jwks", "--auth-issuer", "https://idp.example"],
+            {},
+            ["--auth-audience / K8S_MCP_AUTH_AUDIENCE", "required"],
+        ),
+        ([], {"K8S_MCP_AUTH": "kerberos"}, ["--auth / K8S_MCP_AUTH", "'none', 'tokens' or 'jwt'"]),
+        ([], {"K8S_MCP_AUTH_ALGORITHM": "HS256"}, ["--auth-algorithm / K8S_MCP_AUTH_ALGORITHM"]),
+        (["--auth-leeway", "-1"], {}, ["--auth-leeway / K8S_MCP_AUTH_LEEWAY"]),
     ],
 )
 def test_an_invalid_setting_stops_the_gateway_naming_flag_and_variable(
@@ -143,3 +163,77 @@ def test_an_unwritable_audit_path_stops_the_gateway_with_a_clear_message(tmp_pat
     assert f"cannot open the audit file {audit_path}" in finished.stderr
     assert "Traceback" not in finished.stderr
     assert finished.stdout == ""
+
+
+def test_no_auth_on_a_public_address_is_refused_at_start(tmp_path: Path) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server="https://127.0.0.1:1")
+
+    finished = _serve("--transport", "http", "--host", "0.0.0.0", "--kubeconfig", str(kubeconfig))
+
+    assert finished.returncode == 1
+    assert "invalid setting --auth / K8S_MCP_AUTH" in finished.stderr
+    assert "set K8S_MCP_AUTH to 'tokens' or 'jwt'" in finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
+def test_an_unusable_token_file_stops_the_gateway_without_quoting_the_token(tmp_path: Path) -> None:
+    token_file = tmp_path / "tokens.json"
+    token_file.write_text('{"s3cret-short": {"sub": "alice"}}')
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server="https://127.0.0.1:1")
+
+    finished = _serve("--auth", "tokens", "--auth-token-file", str(token_file), "--kubeconfig", str(kubeconfig))
+
+    assert finished.returncode == 1
+    assert f"invalid auth configuration: K8S_MCP_AUTH_TOKEN_FILE {token_file}, entry 1: the token" in finished.stderr
+    assert "s3cret" not in finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "cannot be read: No such file or directory"),
+        ("alice-token", "is not JSON"),
+        ("[]", "must be a non-empty JSON object"),
+        ('{"s3cret-short": {"sub": "alice"}}', "entry 1: the token must be at least 16 characters"),
+        ('{"s3cret-long-enough-0123": {"sub": "a"}, " s3cret-padded-0123 ": {"sub": "b"}}', "entry 2: the token"),
+        ('{"s3cret-long-enough-0123": {"sub": ""}}', "entry 1: sub must be a non-empty string"),
+        ('{"s3cret-long-enough-0123": {"sub": "a", "groups": "sre"}}', "entry 1 (sub 'a'): groups must be a list"),
+        ('{"s3cret-long-enough-0123": {"sub": "a", "admin": true}}', 'entry 1: the value must be {"sub"'),
+    ],
+)
+def test_a_token_file_problem_names_the_entry_never_the_token(tmp_path: Path, content: str | None, said: str) -> None:
+    token_file = tmp_path / "tokens.json"
+    if content is not None:
+        token_file.write_text(content)
+    settings = Settings(auth="tokens", auth_token_file=token_file, audit_path=tmp_path / "audit.jsonl")
+
+    with pytest.raises(AuthConfigError) as refused:
+        Gateway.open(settings, kube=CountingKube())
+
+    assert str(refused.value).startswith(f"K8S_MCP_AUTH_TOKEN_FILE {token_file}")
+    assert said in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("private", "said"), [(True, "holds a private key"), (False, "is not a PEM public key for RS256")]
+)
+def test_an_unusable_public_key_file_stops_the_gateway(tmp_path: Path, private: bool, said: str) -> None:
+    key_file = tmp_path / "issuer.pem"
+    key = jwk.RSAKey.generate_key(2048)
+    key_file.write_bytes(key.as_pem(private=True) if private else b"-----BEGIN PUBLIC KEY-----\nnope\n")
+    settings = Settings(
+        auth="jwt",
+        auth_public_key_file=key_file,
+        auth_issuer="https://idp.example",
+        auth_audience="mcp",
+        audit_path=tmp_path / "audit.jsonl",
+    )
+
+    with pytest.raises(AuthConfigError) as refused:
+        Gateway.open(settings, kube=CountingKube())
+
+    assert str(refused.value).startswith(f"K8S_MCP_AUTH_PUBLIC_KEY_FILE {key_file}")
+    assert said in str(refused.value)
+    assert "PRIVATE KEY" not in str(refused.value)
