@@ -76,6 +76,24 @@ class Settings(BaseSettings):
         "groups", min_length=1, description="JWT claim listing the caller's groups; missing means none (for `jwt`)."
     )
 
+    http_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header values accepted besides loopback ones (comma-separated, `*` wildcards).",
+    )
+    http_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origin header values accepted besides loopback and same-origin ones (comma-separated, `*`).",
+    )
+    http_max_sessions: int = Field(
+        100, ge=1, le=100_000, description="MCP sessions open at once at most; a request for one more gets 503."
+    )
+    http_session_idle_timeout: float = Field(
+        300.0, gt=0, le=86_400, description="Seconds an MCP session may stay idle before it is closed."
+    )
+    http_body_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds a request body may take to arrive in full; a slower one gets 408."
+    )
+
     opa_url: AnyHttpUrl = Field(AnyHttpUrl("http://127.0.0.1:8181"), description="Base URL of the OPA sidecar.")
     opa_decision_path: str = Field(
         "mcp/authz/decision", pattern=r"^[A-Za-z0-9_/]+$", description="Data API path of the decision rule."
@@ -117,7 +135,7 @@ class Settings(BaseSettings):
         8, ge=1, le=64, description="Threads for Kubernetes calls, so they never block the event loop."
     )
 
-    @field_validator("namespaces", "principal_groups", mode="before")
+    @field_validator("namespaces", "principal_groups", "http_allowed_hosts", "http_allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -157,6 +175,23 @@ class Settings(BaseSettings):
         # token signed by a shared JWKS, would be accepted here.
         if info.data.get("auth") == "jwt" and not value:
             raise ValueError("required when K8S_MCP_AUTH is 'jwt'")
+        return value
+
+    @field_validator("http_allowed_hosts")
+    @classmethod
+    def _hosts_are_names(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if "/" in host or "@" in host:
+                raise ValueError(f"{host!r} is not a host name (no scheme, path or user)")
+        return value
+
+    @field_validator("http_allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest:
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
         return value
 
     @field_validator("namespaces")

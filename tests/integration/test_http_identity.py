@@ -135,6 +135,21 @@ async def test_a_refused_call_inside_a_session_runs_nothing(tokens_gateway: Http
     assert tokens_gateway.kube.methods == ["list_namespaced_pod"]  # the same call, once it was allowed
 
 
+async def test_refused_callers_open_no_session(
+    serve_gateway: HttpGatewayFactory, opa: OpaServer, token_file: Path
+) -> None:
+    """With room for one session, refused initializes leave it free; the cap then holds."""
+    gateway = await serve_gateway(opa_url=opa.url, auth="tokens", auth_token_file=token_file, http_max_sessions=1)
+    for headers in (MCP_HEADERS, bearer("forged-0123456789abcdef"), bearer(ALICE_TOKEN.upper())):
+        for _ in range(3):
+            assert (await post_initialize(gateway, headers)).status_code == 401
+
+    first = await post_initialize(gateway, bearer(ALICE_TOKEN))
+    second = await post_initialize(gateway, bearer(BOB_TOKEN))
+
+    assert (first.status_code, second.status_code) == (200, 503)
+
+
 async def test_each_token_file_entry_reaches_the_policy_as_its_caller(tokens_gateway: HttpHarness) -> None:
     for token, sub, groups in ((ALICE_TOKEN, "alice", ["sre", "oncall"]), (BOB_TOKEN, "bob", [])):
         async with tokens_gateway.client(token) as client:

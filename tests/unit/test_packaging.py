@@ -477,6 +477,7 @@ def test_deploy_gateway_callers_need_a_token_from_a_secret(
     assert settings.auth == "tokens"
     assert settings.auth_token_file is not None
     assert volume_mounted_at(pod, gateway, str(settings.auth_token_file))["secret"]["secretName"]
+    assert "k8s-mcp-gateway.k8s-mcp-gateway.svc" in settings.http_allowed_hosts
 
 
 def test_deploy_probes_ask_healthz_on_the_http_port(pod: dict[str, Any]) -> None:

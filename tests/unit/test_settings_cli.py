@@ -51,6 +51,10 @@ GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
         ([], {"K8S_MCP_AUTH": "kerberos"}, ["--auth / K8S_MCP_AUTH", "'none', 'tokens' or 'jwt'"]),
         ([], {"K8S_MCP_AUTH_ALGORITHM": "HS256"}, ["--auth-algorithm / K8S_MCP_AUTH_ALGORITHM"]),
         (["--auth-leeway", "-1"], {}, ["--auth-leeway / K8S_MCP_AUTH_LEEWAY"]),
+        (["--http-allowed-hosts", "https://mcp.example.com"], {}, ["--http-allowed-hosts", "is not a host name"]),
+        ([], {"K8S_MCP_HTTP_ALLOWED_ORIGINS": "mcp.example.com"}, ["--http-allowed-origins", "is not an origin"]),
+        (["--http-max-sessions", "0"], {}, ["--http-max-sessions / K8S_MCP_HTTP_MAX_SESSIONS"]),
+        (["--http-body-timeout", "0"], {}, ["--http-body-timeout / K8S_MCP_HTTP_BODY_TIMEOUT"]),
     ],
 )
 def test_an_invalid_setting_stops_the_gateway_naming_flag_and_variable(
