@@ -4,7 +4,9 @@
 #   Decides every Kubernetes tool call of k8s-mcp-gateway (policy contract version 1,
 #   README.md, "The policy contract"). Three safety rules: read-only by default, a namespace allowlist
 #   (plus an allowlist of cluster-scoped reads), and a human approval bound to the exact
-#   action for every write. Settings come from data.mcp.config (policies/data.json); a key
+#   action for every write. Before them, the caller: one without a verified credential is
+#   admitted on stdio only (the local, configured principal), unless the data sets
+#   allow_unauthenticated_http. Settings come from data.mcp.config (policies/data.json); a key
 #   missing from the data falls back to the strictest value.
 package mcp.authz # regal ignore:directory-package-mismatch
 
@@ -65,6 +67,12 @@ default _cluster_reads := []
 
 _cluster_reads := _config.cluster_reads if is_array(_config.cluster_reads)
 
+# callers without a verified credential on HTTP (K8S_MCP_AUTH=none, loopback only); off unless
+# the data says exactly true
+default _unauthenticated_http_allowed := false
+
+_unauthenticated_http_allowed if _config.allow_unauthenticated_http == true
+
 default _max_log_lines := 500
 
 _max_log_lines := n if {
@@ -118,11 +126,22 @@ default _principal_ok := false
 
 _principal_ok if _non_empty_string(input.principal.sub)
 
+# stdio's principal is configured by whoever started the gateway and trusted as local; any other
+# transport (HTTP, or none named) needs a verified credential unless the data admits the caller
+default _caller_admitted := false
+
+_caller_admitted if input.principal.authenticated == true
+
+_caller_admitted if input.request.transport == "stdio"
+
+_caller_admitted if _unauthenticated_http_allowed
+
 default _request_ok := false
 
 _request_ok if {
 	_version_ok
 	_principal_ok
+	_caller_admitted
 }
 
 _action := input.action if is_object(input.action)
@@ -158,6 +177,10 @@ _input_denials contains "the input names no caller (input.principal.sub must be 
 }
 
 _input_denials contains "the input has no action (input.action must be an object)" if not _action
+
+_input_denials contains _unauthenticated_reason if not _caller_admitted
+
+_unauthenticated_reason := "the caller is not authenticated, and unauthenticated callers are admitted on stdio only"
 
 _action_denials contains "action.write must be true or false" if {
 	_action

@@ -322,11 +322,72 @@ test_fail_denied_decision_still_carries_obligations if {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Who calls: a caller without a verified credential only on stdio, unless the data admits them
+# ---------------------------------------------------------------------------------------------
+
+unauthenticated := "the caller is not authenticated, and unauthenticated callers are admitted on stdio only"
+
+# the input of a call to `tool` by `system:anonymous` over `transport`
+anonymous_call(tool, transport) := call(tool, {
+	"request": {"transport": transport},
+	"principal": {"sub": "system:anonymous", "groups": [], "authenticated": false},
+})
+
+test_fail_unauthenticated_http_caller if {
+	every tool in ["list_pods", "list_namespaces", "get_pod_logs"] {
+		authz.decision == denied([unauthenticated]) with input as anonymous_call(tool, "http")
+	}
+}
+
+test_fail_authenticated_must_be_exactly_true if {
+	every flag in ["true", 1, null, {}] {
+		authz.decision == denied([unauthenticated]) with input as call("list_pods", {"principal": {"authenticated": flag}})
+	}
+	authz.decision == denied([unauthenticated])
+		with input as json.remove(call("list_pods", {}), ["principal/authenticated"])
+}
+
+test_fail_unauthenticated_caller_on_an_unnamed_transport if {
+	every transport in ["HTTP", "", null, "sse"] {
+		authz.decision == denied([unauthenticated]) with input as anonymous_call("list_pods", transport)
+	}
+	authz.decision == denied([unauthenticated])
+		with input as json.remove(anonymous_call("list_pods", "stdio"), ["request/transport"])
+}
+
+test_success_unauthenticated_stdio_caller if {
+	local := call("list_pods", {"request": {"transport": "stdio"}, "principal": {"sub": "bob", "authenticated": false}})
+	authz.decision == allowed with input as local
+}
+
+test_success_unauthenticated_http_caller_admitted_by_the_data if {
+	config := object.union(policy_data, {"allow_unauthenticated_http": true})
+	authz.decision == allowed with input as anonymous_call("list_pods", "http") with policy_data as config
+}
+
+test_fail_unauthenticated_http_admission_must_be_exactly_true if {
+	every admitted in ["true", 1, "yes"] {
+		config := object.union(policy_data, {"allow_unauthenticated_http": admitted})
+		authz.decision == denied([unauthenticated])
+			with input as anonymous_call("list_pods", "http")
+			with policy_data as config
+	}
+}
+
+test_fail_admitted_unauthenticated_caller_still_meets_the_rules if {
+	config := object.union(policy_data, {"allow_unauthenticated_http": true})
+	authz.decision == denied([`namespace "prod" is not in the allowlist`])
+		with input as object.union(anonymous_call("list_pods", "http"), {"action": {"namespace": "prod"}})
+		with policy_data as config
+}
+
+# ---------------------------------------------------------------------------------------------
 # Inputs that break the contract: always a fully typed deny
 # ---------------------------------------------------------------------------------------------
 
 test_fail_empty_input if {
 	authz.decision == denied([
+		unauthenticated,
 		"the input has no action (input.action must be an object)",
 		"the input is not a version 1 policy input (input.version must be 1)",
 		"the input names no caller (input.principal.sub must be a non-empty string)",
@@ -336,6 +397,7 @@ test_fail_empty_input if {
 test_fail_input_not_an_object if {
 	every value in ["garbage", 1, [], null] {
 		authz.decision == denied([
+			unauthenticated,
 			"the input has no action (input.action must be an object)",
 			"the input is not a version 1 policy input (input.version must be 1)",
 			"the input names no caller (input.principal.sub must be a non-empty string)",
@@ -388,7 +450,8 @@ test_fail_principal_without_sub if {
 		authz.decision == denied(reasons) with input as call("list_pods", {"principal": principal})
 	}
 	authz.decision == denied(reasons) with input as json.remove(call("list_pods", {}), ["principal/sub"])
-	authz.decision == denied(reasons) with input as object.remove(call("list_pods", {}), ["principal"])
+	authz.decision == denied([unauthenticated, reasons[0]])
+		with input as object.remove(call("list_pods", {}), ["principal"])
 }
 
 test_fail_policy_data_missing_or_malformed if {

@@ -134,3 +134,16 @@ test_success_visible_tools_agree_with_decision if {
 		shown == runnable
 	}
 }
+
+test_success_unauthenticated_http_caller_sees_nothing if {
+	anonymous := object.union(listing, {"principal": {"sub": "system:anonymous", "authenticated": false}})
+	authz.visible_tools == [] with input as anonymous
+	authz.visible_tools == [] with input as json.remove(listing, ["principal/authenticated"])
+}
+
+test_success_unauthenticated_caller_admitted_on_stdio_or_by_the_data if {
+	anonymous := object.union(listing, {"principal": {"sub": "system:anonymous", "authenticated": false}})
+	authz.visible_tools == reads with input as object.union(anonymous, {"request": {"transport": "stdio"}})
+	config := object.union(policy_data, {"allow_unauthenticated_http": true})
+	authz.visible_tools == reads with input as anonymous with policy_data as config
+}

@@ -31,8 +31,8 @@ from starlette.routing import Route
 from gateway.identity import authenticate_request
 from gateway.sandbox.opa import OpaServer
 from gateway.server import Gateway
-from tests.conftest import HttpGatewayFactory
-from tests.support import HttpHarness, Reply, StubHttpServer, serve_in_process
+from tests.conftest import HttpGatewayFactory, PolicyServers
+from tests.support import HttpHarness, Reply, StubHttpServer, error_text, serve_in_process
 
 pytestmark = pytest.mark.integration
 
@@ -386,6 +386,40 @@ async def test_keys_come_from_the_jwks_uri_by_key_id(
             assert await client.list_tools()
     assert_refused(gateway, await post_initialize(gateway, bearer(sign(signing_key, claims(), kid="k2"))), "signature")
     assert_refused(gateway, await post_initialize(gateway, bearer(sign(signing_key, claims(), kid="k9"))), "key")
+
+
+# --------------------------------------------------------------------------------------------
+# No authentication (loopback only) and the shipped policy
+# --------------------------------------------------------------------------------------------
+
+
+async def test_without_auth_the_shipped_policy_refuses_http_callers(
+    serve_gateway: HttpGatewayFactory, opa: OpaServer
+) -> None:
+    gateway = await serve_gateway(opa_url=opa.url)  # K8S_MCP_AUTH defaults to none, on loopback
+
+    async with gateway.client() as client:
+        tools = await client.list_tools()
+        result = await client.call_tool("list_pods", {"namespace": "staging"}, raise_on_error=False)
+
+    assert tools == []
+    assert "the caller is not authenticated" in error_text(result)
+    record = gateway.records()[-1]
+    assert (record["outcome"], record["principal"]["sub"]) == ("denied", "system:anonymous")
+    assert record["principal"]["authenticated"] is False
+    assert gateway.kube.calls == []
+
+
+async def test_policy_data_can_admit_unauthenticated_http_callers(
+    serve_gateway: HttpGatewayFactory, policy_opa: PolicyServers
+) -> None:
+    gateway = await serve_gateway(opa_url=policy_opa({"allow_unauthenticated_http": True}))
+
+    async with gateway.client() as client:
+        result = await client.call_tool("list_pods", {"namespace": "staging"}, raise_on_error=False)
+
+    assert not result.is_error
+    assert gateway.kube.methods == ["list_namespaced_pod"]
 
 
 # --------------------------------------------------------------------------------------------
