@@ -25,6 +25,7 @@ import httpx
 from fastmcp import Client
 from kubernetes.client import AppsV1Api
 
+from gateway.auth import issue_token
 from gateway.sandbox.cluster import LocalCluster
 from gateway.sandbox.opa import OpaServer
 from gateway.sandbox.process import ManagedProcess, free_port
@@ -70,6 +71,7 @@ class Stack:
     cluster: LocalCluster
     opa: OpaServer
     gateway_url: str
+    token: str
     audit_path: Path
     env: dict[str, str]
 
@@ -90,6 +92,9 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
             # The gateway lets the policy decide about writes; the policy ships read-only.
             "K8S_MCP_MODE": "readwrite",
         }
+        # HTTP callers show a bearer token: a fresh one, for an agent in group sre.
+        token_file = workdir / "tokens.json"
+        token = issue_token(token_file, sub="demo-agent", groups=["sre"])
         gateway = ManagedProcess(name="gateway", log_path=workdir / "gateway.log")
         gateway.start(
             [sys.executable, "-m", "gateway.cli", "serve"],
@@ -99,12 +104,14 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
                 "K8S_MCP_TRANSPORT": "http",
                 "K8S_MCP_HOST": "127.0.0.1",
                 "K8S_MCP_PORT": str(port),
+                "K8S_MCP_AUTH": "tokens",
+                "K8S_MCP_AUTH_TOKEN_FILE": str(token_file),
             },
         )
         try:
             gateway.wait_http_ready(f"http://127.0.0.1:{port}/healthz", timeout=30)
             _out(f"Stack up in {time.monotonic() - started:.1f}s (apiserver {cluster.server}, OPA {opa.url}).")
-            yield Stack(cluster, opa, f"http://127.0.0.1:{port}/mcp", audit_path, env)
+            yield Stack(cluster, opa, f"http://127.0.0.1:{port}/mcp", token, audit_path, env)
         finally:
             gateway.stop()
 
@@ -150,7 +157,7 @@ async def _set_policy_mode(stack: Stack, mode: str) -> None:
 
 
 async def run_script(stack: Stack) -> None:
-    async with Client(stack.gateway_url) as client:
+    async with Client(stack.gateway_url, auth=stack.token) as client:
         tools = await client.list_tools()
         names = ", ".join(tool.name for tool in tools)
         _out(f"\ntools/list shows {len(tools)} tools (writes are hidden while the policy is read-only): {names}")
@@ -180,6 +187,7 @@ def _connect_help(stack: Stack) -> str:
     return (
         "\nConnect your own MCP client to this stack:\n"
         f"  streamable HTTP: {stack.gateway_url}\n"
+        f"    with header    Authorization: Bearer {stack.token}   (demo-agent, group sre)\n"
         f"  stdio:           {env} {Path(sys.executable).with_name('k8s-mcp-gateway')} serve\n"
         f"  Claude Desktop (claude_desktop_config.json):\n{json.dumps(desktop, indent=2)}\n"
         f"  audit trail:     {stack.audit_path}\n"

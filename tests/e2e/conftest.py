@@ -3,7 +3,8 @@
 The cluster (etcd + kube-apiserver + fake kubelet, seeded) starts once per session. Gateways are
 real `k8s-mcp-gateway serve` processes, over stdio and over streamable HTTP, talking to the real
 OPA and to the apiserver as the gateway's own ServiceAccount with the RBAC of deploy/rbac.yaml:
-a permission the catalog needs and the manifest lacks fails a test here.
+a permission the catalog needs and the manifest lacks fails a test here. The caller is alice on
+both transports: configured for stdio, a bearer token from a token file on HTTP.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +27,25 @@ def assert_closed(ports: list[int]) -> None:
     for port in ports:
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+
+
+def assert_the_printed_token_is_the_way_in(output: str) -> None:
+    """The HTTP endpoint the demo prints refuses a caller without its token and admits one with it."""
+    url = re.search(r"streamable HTTP: (\S+)", output)
+    token = re.search(r"Authorization: Bearer (\S+)", output)
+    assert url
+    assert token
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    headers = {"accept": "application/json, text/event-stream"}
+    with httpx.Client() as http:
+        refused = http.post(url[1], json=initialize, headers=headers)
+        admitted = http.post(url[1], json=initialize, headers={**headers, "authorization": f"Bearer {token[1]}"})
+    assert (refused.status_code, admitted.status_code) == (401, 200)
 
 
 def test_the_scripted_session_shows_the_three_rules() -> None:
@@ -57,6 +77,7 @@ def test_it_keeps_the_stack_up_until_ctrl_c_and_then_stops_it() -> None:
         output = "".join(lines)
         assert "streamable HTTP: http://127.0.0.1:" in output
         assert '"mcpServers"' in output
+        assert_the_printed_token_is_the_way_in(output)
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=60)
     finally:
