@@ -2,7 +2,7 @@
 
 On HTTP with `K8S_MCP_AUTH` set to `tokens` or `jwt`, FastMCP's auth middleware verifies the
 bearer token of every request and the MCP endpoint refuses a request without a valid one (see
-`gateway.http`); the principal is the token's subject and groups, read through FastMCP's
+`gateway.http_app`); the principal is the token's subject and groups, read through FastMCP's
 `get_access_token()`, with `authenticated` true. With `none` (loopback only) the caller is
 `system:anonymous`, `authenticated` false, and the shipped policy refuses it. On stdio there is
 no token: the principal is the one the operator configured (default: the OS user who started the
