@@ -11,7 +11,7 @@ ARGS ?=
 
 export OPA_VERSION
 
-.PHONY: setup demo test lint policy-test pytest bench clean
+.PHONY: setup demo test lint policy-test pytest bench rbac clean
 
 setup: $(VENV)/.installed
 	@opa/install.sh
@@ -46,6 +46,11 @@ pytest:
 
 bench: setup
 	$(BIN)/python -m bench.bench $(ARGS)
+
+# deploy/rbac.yaml from the catalog and the policy data; run it after changing either
+# (tests/unit/test_rbac.py fails while the committed file is stale).
+rbac: $(VENV)/.installed
+	$(BIN)/k8s-mcp-gateway rbac --policy-data policies/data.json --output deploy/rbac.yaml
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

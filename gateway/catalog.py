@@ -1,8 +1,9 @@
 """The catalog: the one table that says what each tool does to Kubernetes.
 
 For every tool it names the Kubernetes action in the vocabulary of RBAC and admission review
-(verb, group, resource, subresource, namespace, name) and the MCP annotations clients show. The
-guard reads it to build the policy input; the server reads it to register the tools. Tool modules
+(verb, group, resource, subresource, namespace, name), the other API calls its handler makes, and
+the MCP annotations clients show. The guard reads it to build the policy input; the server reads
+it to register the tools; `gateway.rbac` reads it to generate the gateway's RBAC. Tool modules
 know Kubernetes, the guard knows OPA, and this table is the only place that knows both.
 """
 
@@ -51,11 +52,25 @@ class ActionTemplate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ApiCall:
+    """A Kubernetes request a handler makes besides its action, in the action's namespace.
+
+    The policy decides on the action alone; the gateway's RBAC (`gateway.rbac`) must grant these
+    too, or the tool fails with a 403 after the policy allowed it.
+    """
+
+    verb: str
+    resource: str
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Entry:
-    """One tool: its handler, its action and its MCP behaviour hints."""
+    """One tool: its handler, its action, the other API calls it makes and its MCP behaviour hints."""
 
     handler: Callable[..., Any]
     action: ActionTemplate
+    extra_calls: tuple[ApiCall, ...] = ()
     destructive: bool = False
     idempotent: bool = True
     arguments: type[BaseModel] = field(init=False)
@@ -92,6 +107,9 @@ class Entry:
         )
 
 
+RECENT_EVENTS = ApiCall(verb="list", resource="events")
+"""The describe tools end with the object's recent events (`gateway.tools.events.events_for`)."""
+
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         handler=namespaces.list_namespaces,
@@ -102,13 +120,18 @@ ENTRIES: tuple[Entry, ...] = (
         handler=pods.get_pod_logs,
         action=ActionTemplate(verb="get", resource="pods", subresource="log", name_arg="pod_name"),
     ),
-    Entry(handler=pods.describe_pod, action=ActionTemplate(verb="get", resource="pods", name_arg="pod_name")),
+    Entry(
+        handler=pods.describe_pod,
+        action=ActionTemplate(verb="get", resource="pods", name_arg="pod_name"),
+        extra_calls=(RECENT_EVENTS,),
+    ),
     Entry(
         handler=deployments.list_deployments, action=ActionTemplate(verb="list", resource="deployments", group="apps")
     ),
     Entry(
         handler=deployments.describe_deployment,
         action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+        extra_calls=(RECENT_EVENTS,),
     ),
     Entry(
         handler=nodes.get_node_status,

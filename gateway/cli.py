@@ -13,12 +13,14 @@ import logging
 import sys
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from gateway import __version__
+from gateway import __version__, rbac
+from gateway.catalog import Catalog
 from gateway.kube import KubeConfigError
 from gateway.server import Gateway
 from gateway.settings import Settings
@@ -63,6 +65,16 @@ def parser() -> argparse.ArgumentParser:
     _add_settings_flags(serve)
     demo = commands.add_parser("demo", help="Start a local cluster, OPA and the gateway, and show the rules at work.")
     demo.add_argument("--once", action="store_true", help="Exit after the scripted session.")
+    rbac = commands.add_parser(
+        "rbac", help="Print the least-privilege RBAC for the catalog and a policy data file (deploy/rbac.yaml)."
+    )
+    rbac.add_argument(
+        "--policy-data",
+        type=Path,
+        default=Path("policies/data.json"),
+        help="The policy data whose mcp.config namespaces and cluster_reads bound the grants.",
+    )
+    rbac.add_argument("--output", "-o", type=Path, help="Write the manifest to this file instead of stdout.")
     return root
 
 
@@ -109,8 +121,22 @@ async def _serve(settings: Settings) -> None:
         await gateway.aclose()
 
 
+def _rbac(policy_data: Path, output: Path | None) -> None:
+    try:
+        manifest = rbac.render(Catalog(), rbac.load_policy_scope(policy_data), source=policy_data.as_posix())
+    except rbac.PolicyDataError as exc:
+        raise SystemExit(str(exc)) from None
+    if output is None:
+        sys.stdout.write(manifest)
+    else:
+        output.write_text(manifest, encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    if args.command == "rbac":
+        _rbac(args.policy_data, args.output)
+        return
     if args.command == "demo":
         # Imported here: the demo's sandbox is not needed by `serve`, which clients start often.
         from gateway.demo import run_demo  # noqa: PLC0415

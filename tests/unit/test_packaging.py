@@ -393,11 +393,25 @@ def test_deploy_runs_as_the_least_privilege_service_account(
     manifests: list[dict[str, Any]], pod: dict[str, Any]
 ) -> None:
     account = find(manifests, "ServiceAccount", pod["serviceAccountName"])
-    binding = find(manifests, "ClusterRoleBinding", "k8s-mcp-gateway")
+    subject = {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": NAMESPACE}
+    cluster_binding = find(manifests, "ClusterRoleBinding", "k8s-mcp-gateway")
 
     assert account["metadata"]["namespace"] == NAMESPACE
-    assert {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": NAMESPACE} in binding["subjects"]
-    find(manifests, "ClusterRole", binding["roleRef"]["name"])
+    assert cluster_binding["subjects"] == [subject]
+    find(manifests, "ClusterRole", cluster_binding["roleRef"]["name"])
+    for binding in (m for m in manifests if m["kind"] == "RoleBinding"):
+        assert binding["subjects"] == [subject]
+        find(manifests, binding["roleRef"]["kind"], binding["roleRef"]["name"])
+
+
+def test_deploy_role_bindings_stay_in_the_namespaces_the_policy_allows(manifests: list[dict[str, Any]]) -> None:
+    """The build must not move them into the gateway's namespace (kustomize's `namespace:` would)."""
+    allowed = json.loads((REPO_ROOT / "policies" / "data.json").read_text())["mcp"]["config"]["namespaces"]
+    bindings = [m for m in manifests if m["kind"] == "RoleBinding"]
+
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(allowed)
+    assert NAMESPACE not in allowed
+    assert all(m["metadata"]["namespace"] == NAMESPACE for m in manifests if m["kind"] in {"ConfigMap", "Service"})
 
 
 def test_deploy_gives_the_api_token_to_the_gateway_only(pod: dict[str, Any]) -> None:
