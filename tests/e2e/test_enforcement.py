@@ -202,7 +202,7 @@ def test_the_deploy_manifests_are_accepted_by_the_apiserver(admin: ApiClient) ->
         [find_binary("packaging-check"), "kustomize"], check=True, capture_output=True, text=True
     ).stdout
     objects = [doc for doc in yaml.safe_load_all(built) if doc]
-    kinds = {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding"}
+    kinds = {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding", "NetworkPolicy"}
     assert {o["kind"] for o in objects} >= kinds
     dynamic = DynamicClient(admin)
     for obj in objects:

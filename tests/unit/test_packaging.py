@@ -501,6 +501,26 @@ def test_deploy_service_fronts_the_gateway_pods(manifests: list[dict[str, Any]])
     assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http"}]
 
 
+def test_deploy_network_policy_admits_only_labelled_clients_to_the_gateway_port(
+    manifests: list[dict[str, Any]], pod: dict[str, Any]
+) -> None:
+    policy = find(manifests, "NetworkPolicy", "k8s-mcp-gateway")
+    template = find(manifests, "Deployment", "k8s-mcp-gateway")["spec"]["template"]
+    client = {"k8s-mcp-gateway.io/client": "true"}
+
+    assert policy["metadata"]["namespace"] == NAMESPACE
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    [rule] = policy["spec"]["ingress"]
+    # One peer with both selectors (an AND): a labelled pod in a labelled namespace. Two peers
+    # would admit every pod of a labelled namespace, or labelled pods of any namespace.
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": client}, "podSelector": {"matchLabels": client}}]
+    # The gateway's HTTP port only: neither OPA's diagnostics port nor anything else.
+    assert rule["ports"] == [{"protocol": "TCP", "port": "http"}]
+    assert [p["name"] for p in container(pod, "gateway")["ports"]] == ["http"]
+    assert all(p["name"] != "http" for p in container(pod, "opa")["ports"])
+
+
 def write_configmap_volume(directory: Path, data: dict[str, str]) -> None:
     """Lay `data` out as the kubelet does: a timestamped directory, `..data`, a symlink per key."""
     payload = directory / "..2026_01_01_00_00_00.000000000"
