@@ -22,6 +22,7 @@ from gateway.guard import GatewayState, Guard
 from gateway.identity import StdioIdentity
 from gateway.kube import Kube, load_api_client
 from gateway.policy import PolicyClient
+from gateway.readiness import Readiness, probe_input
 from gateway.settings import Settings
 
 INSTRUCTIONS = (
@@ -44,8 +45,8 @@ def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube) -> None:
         )
 
 
-def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
-    """The catalog's tools with the guard in front of all of them."""
+def build_server(*, catalog: Catalog, kube: Kube, guard: Guard, readiness: Readiness) -> FastMCP:
+    """The catalog's tools with the guard in front of all of them, and the probes' routes."""
     server = FastMCP(
         name="k8s-mcp-gateway",
         version=__version__,
@@ -58,6 +59,11 @@ def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    @server.custom_route("/readyz", methods=["GET"])
+    async def readyz(_: Request) -> JSONResponse:
+        report = await readiness.check()
+        return JSONResponse(report.body(), status_code=200 if report.ready else 503)
 
     return server
 
@@ -101,7 +107,9 @@ class Gateway:
             ),
             stdio_identity=StdioIdentity.configured(sub=settings.principal, groups=settings.principal_groups),
         )
-        return cls(server=build_server(catalog=catalog, kube=kube, guard=guard), policy=policy, audit=audit, kube=kube)
+        readiness = Readiness(policy=policy, kube=kube, probe=probe_input(catalog=catalog, gateway=guard.gateway))
+        server = build_server(catalog=catalog, kube=kube, guard=guard, readiness=readiness)
+        return cls(server=server, policy=policy, audit=audit, kube=kube)
 
     async def aclose(self) -> None:
         await self.policy.aclose()

@@ -72,9 +72,10 @@ from kubernetes.client import (
     V1ScaleSpec,
     V1SecretEnvSource,
     V1SecretKeySelector,
+    VersionInfo,
 )
 
-from gateway.kube import Kube
+from gateway.kube import Kube, load_api_client
 from gateway.sandbox.opa import POLICY_DIR
 from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.server import Gateway
@@ -254,6 +255,18 @@ def canned_responses() -> dict[str, Any]:
         "list_node": V1NodeList(items=[_node()]),
         "read_node": _node(),
         "patch_namespaced_deployment_scale": V1Scale(spec=V1ScaleSpec(replicas=2)),
+        # /readyz asks the API server's /version.
+        "get_code": VersionInfo(
+            major="1",
+            minor="37",
+            git_version="v1.37.0",
+            git_commit="0" * 40,
+            git_tree_state="clean",
+            build_date="2026-01-01T00:00:00Z",
+            go_version="go1.26",
+            compiler="gc",
+            platform="linux/amd64",
+        ),
     }
 
 
@@ -312,6 +325,12 @@ class CountingKube(Kube):
     @property
     def methods(self) -> list[str]:
         return [name for name, _ in self.calls]
+
+
+def passthrough_kube(kubeconfig: Path, *, timeout: float = 0.3) -> CountingKube:
+    """A recording kube that calls the API server of `kubeconfig` for real."""
+    api_client, cluster = load_api_client(kubeconfig=str(kubeconfig), context=None)
+    return CountingKube(api_client=api_client, cluster=cluster, timeout=timeout, passthrough=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -120,6 +120,16 @@ async def test_healthz(http_gateway: Served) -> None:
     assert response.json() == {"status": "ok"}
 
 
+async def test_readyz_names_the_unreachable_api_server(http_gateway: Served) -> None:
+    """The real OPA answers the probe's decision; the cluster of this gateway does not exist."""
+    assert isinstance(http_gateway.target, str)
+    async with httpx.AsyncClient() as client:
+        response = await client.get(http_gateway.target.removesuffix("/mcp") + "/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "not ready", "checks": {"opa": "ok", "kubernetes": "unavailable"}}
+
+
 async def test_stdout_carries_only_json_rpc(tmp_path: Path, opa: OpaServer) -> None:
     """Speak raw newline-delimited JSON-RPC to a stdio gateway; every stdout line must be a message."""
     env = gateway_env(tmp_path, opa)

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from gateway import __version__
+from gateway.readiness import CHECK_TIMEOUT
 from gateway.sandbox.binaries import REPO_ROOT, find_binary
 from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.settings import Settings
@@ -467,11 +468,14 @@ def test_deploy_gateway_asks_the_sidecar_on_loopback(monkeypatch: pytest.MonkeyP
     assert [p["containerPort"] for p in gateway["ports"] if p["name"] == "http"] == [settings.port]
 
 
-def test_deploy_probes_ask_healthz_on_the_http_port(pod: dict[str, Any]) -> None:
+def test_deploy_probes_readiness_on_readyz_and_liveness_on_healthz(pod: dict[str, Any]) -> None:
     gateway = container(pod, "gateway")
 
+    assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # The kubelet must wait longer than /readyz's own checks may take.
+    assert gateway["readinessProbe"]["timeoutSeconds"] > CHECK_TIMEOUT
     for probe in ("readinessProbe", "livenessProbe"):
-        assert gateway[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container(pod, "opa")[probe]["httpGet"]["port"] == "diagnostics"
 
 
