@@ -192,8 +192,9 @@ def run_demo(*, once: bool) -> None:
         asyncio.run(run_script(stack))
         if once:
             return
-        _out(_connect_help(stack))
         try:
+            # Inside the try: a Ctrl-C sent as soon as the prompt appears must stop cleanly too.
+            _out(_connect_help(stack))
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
