@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Build the signed OPA bundle of the shipped policy: `make bundle`, or opa/bundle.sh OUT_DIR.
 #
-#   OUT_DIR/bundle/mcp.tar.gz   what a bundle service serves (policies/*.rego without the
-#                               tests, policies/data.json, a .manifest with roots ["mcp"])
+#   OUT_DIR/bundle-service/bundles/mcp.tar.gz
+#       policies/*.rego without the tests, policies/data.json and a .manifest with roots ["mcp"],
+#       laid out as a bundle service serves it for opa/remote.yaml: that directory can be served
+#       as it is (python3 -m http.server --directory OUT_DIR/bundle-service)
 #
 # The bundle is signed with the RSA private key BUNDLE_SIGNING_KEY (RS256). Without one, a
-# development key pair is generated once, outside the bundle directory (so serving that directory
-# never serves the key):
+# development key pair is generated once, outside the served directory:
 #   OUT_DIR/signing/dev-signing-key.pem        private, mode 0600, never committed (dist/ is ignored)
 #   OUT_DIR/signing/dev-verification-key.pem   the public key OPA verifies with (opa/remote.yaml)
 # The revision is BUNDLE_REVISION, or `git describe` of this checkout.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-mkdir -p "${1:?usage: opa/bundle.sh OUT_DIR}/bundle"
+mkdir -p "${1:?usage: opa/bundle.sh OUT_DIR}/bundle-service/bundles"
 out=$(cd "$1" && pwd)
 opa=${OPA:-$(command -v opa || echo "$root/.tools/bin/opa")}
 case $opa in */*) opa=$(realpath "$opa") ;; esac
@@ -59,5 +60,5 @@ printf '{"revision": "%s", "roots": ["mcp"]}\n' "$revision" > "$stage/.manifest"
 
 # Built from inside the staging directory, so the files are named as in policies/.
 key=$(realpath "$key")
-(cd "$stage" && "$opa" build --bundle . --signing-key "$key" --signing-alg RS256 --output "$out/bundle/mcp.tar.gz")
-echo "bundle: $out/bundle/mcp.tar.gz (revision $revision, roots [\"mcp\"], signed with $key)" >&2
+(cd "$stage" && "$opa" build --bundle . --signing-key "$key" --signing-alg RS256 --output "$out/bundle-service/bundles/mcp.tar.gz")
+echo "bundle: $out/bundle-service/bundles/mcp.tar.gz (revision $revision, roots [\"mcp\"], signed with $key)" >&2

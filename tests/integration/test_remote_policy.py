@@ -68,7 +68,7 @@ def build_bundle(out: Path, *, revision: str, signing_key: Path | None = None) -
         env["BUNDLE_SIGNING_KEY"] = str(signing_key)
     subprocess.run([REPO_ROOT / "opa" / "bundle.sh", out], env=env, check=True, capture_output=True, timeout=60)
     return Built(
-        tarball=(out / "bundle" / "mcp.tar.gz").read_bytes(),
+        tarball=(out / "bundle-service" / BUNDLE_RESOURCE.lstrip("/")).read_bytes(),
         signing_key=signing_key or out / "signing" / "dev-signing-key.pem",
         verification_key=out / "signing" / "dev-verification-key.pem",
     )
@@ -252,10 +252,13 @@ def test_bundle_holds_the_shipped_policy_only_under_root_mcp(built: Built) -> No
     assert data == json.loads((POLICY_DIR / "data.json").read_text())
 
 
-def test_make_bundle_keeps_the_signing_key_out_of_the_bundle_directory(built: Built) -> None:
-    assert built.signing_key.stat().st_mode & 0o077 == 0
-    assert built.signing_key.parent.name == "signing"
-    assert sorted(p.name for p in (built.signing_key.parent.parent / "bundle").iterdir()) == ["mcp.tar.gz"]
+def test_make_bundle_keeps_the_signing_key_out_of_the_served_directory(built: Built) -> None:
+    out = built.signing_key.parent.parent
+    served = [p.relative_to(out / "bundle-service") for p in (out / "bundle-service").rglob("*") if p.is_file()]
+
+    assert served == [Path(BUNDLE_RESOURCE.lstrip("/"))]
+    assert built.signing_key.is_relative_to(out / "signing")
+    assert built.signing_key.stat().st_mode & 0o777 == 0o600
 
 
 # --------------------------------------------------------------------------------------------
