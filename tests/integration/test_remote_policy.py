@@ -30,6 +30,7 @@ import yaml
 
 from gateway.sandbox.binaries import REPO_ROOT, find_binary
 from gateway.sandbox.opa import POLICY_DIR, OpaServer
+from gateway.sandbox.process import ManagedProcess, free_port
 from tests.conftest import GatewayFactory
 from tests.support import arguments_for
 
@@ -201,10 +202,8 @@ def service(built: Built) -> Iterator[PolicyService]:
 
 
 @pytest.fixture
-def remote_opa(
-    service: PolicyService, built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[OpaServer]:
-    """OPA on opa/remote.yaml against `service`, once the signed bundle is active."""
+def remote_config(service: PolicyService, built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """opa/remote.yaml with the verification key and one-second delays; its URLs point at `service`."""
     config = yaml.safe_load(REMOTE_CONFIG.read_text())
     keyid = config["bundles"]["mcp"]["signing"]["keyid"]
     config["keys"][keyid]["key"] = built.verification_key.read_text()
@@ -212,11 +211,17 @@ def remote_opa(
     config["decision_logs"]["reporting"] = {"min_delay_seconds": 1, "max_delay_seconds": 1}
     config_file = tmp_path / "remote.yaml"
     config_file.write_text(yaml.safe_dump(config))
-    system_authz = tmp_path / "system_authz.rego"
-    system_authz.write_text(SYSTEM_AUTHZ)
     monkeypatch.setenv("OPA_BUNDLE_SERVICE_URL", service.url)
     monkeypatch.setenv("OPA_LOG_SERVICE_URL", service.url)
-    with OpaServer(paths=(system_authz,), config_file=config_file, log_dir=tmp_path) as server:
+    return config_file
+
+
+@pytest.fixture
+def remote_opa(remote_config: Path, tmp_path: Path) -> Iterator[OpaServer]:
+    """OPA on `remote_config` with a file-loaded system.authz, once the signed bundle is active."""
+    system_authz = tmp_path / "system_authz.rego"
+    system_authz.write_text(SYSTEM_AUTHZ)
+    with OpaServer(paths=(system_authz,), config_file=remote_config, log_dir=tmp_path) as server:
         yield server
 
 
@@ -365,6 +370,39 @@ async def test_a_new_revision_signed_with_the_key_replaces_the_active_one(
     status = await opa_bundle_status(remote_opa)
     assert status["active_revision"] == "rev-2"
     assert "code" not in status
+
+
+async def test_without_a_verified_bundle_every_call_is_denied(
+    service: PolicyService, built: Built, remote_config: Path, tmp_path: Path, open_gateway: GatewayFactory
+) -> None:
+    """A sidecar that never activated a bundle has no decision: the gateway fails closed."""
+    service.tarball = repack(built.tarball, allow_everything)
+    port = free_port()
+    opa = ManagedProcess(name="opa", log_path=tmp_path / "opa.log")
+    opa.start(
+        [
+            find_binary("opa"),
+            "run",
+            "--server",
+            "--skip-version-check",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--config-file",
+            remote_config,
+        ]
+    )
+    try:
+        opa.wait_http_ready(f"http://127.0.0.1:{port}/health", timeout=30)
+        await wait_for(service, rejected, "OPA reports the tampered bundle")
+        gateway = await open_gateway(opa_url=f"http://127.0.0.1:{port}")
+        message = await gateway.error("list_pods", {"namespace": "staging"})
+    finally:
+        opa.stop()
+
+    assert "policy unavailable" in message
+    assert gateway.kube.calls == []
+    assert gateway.last_call()["outcome"] == "policy_unavailable"
+    assert "active_revision" not in service.bundle_status()
 
 
 # --------------------------------------------------------------------------------------------
