@@ -44,6 +44,13 @@ policy-test:
 pytest:
 	$(BIN)/pytest $(ARGS)
 
+# The shipped policy as a signed bundle for a bundle service (opa/remote.yaml, deploy/bundle/):
+# dist/bundle-service/bundles/mcp.tar.gz, signed with BUNDLE_SIGNING_KEY, else with a
+# development key it makes in dist/signing/.
+.PHONY: bundle
+bundle: setup
+	@OPA=$(OPA) opa/bundle.sh dist
+
 bench: setup
 	$(BIN)/python -m bench.bench $(ARGS)
 

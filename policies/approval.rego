@@ -1,8 +1,12 @@
-# Rule 3 of package mcp.authz (see authz.rego): a write needs a valid human approval bound to
-# this exact action. The effective approval rule is the namespace's entry in
-# data.mcp.config.approval.namespaces over data.mcp.config.approval.default over the strictest rule;
-# the approval the call carries (input.approval) is checked against it here.
-package mcp.authz # regal ignore:directory-package-mismatch
+# METADATA
+# title: Approvals, rule 3 of k8s-mcp-gateway authorization
+# description: |
+#   Rule 3 of package mcp.authz (see authz.rego): a write needs a valid human approval bound to
+#   this exact action. The effective approval rule is the namespace's entry in
+#   data.mcp.config.approval.namespaces over data.mcp.config.approval.default over the strictest rule;
+#   the approval the call carries (input.approval) is checked against it here.
+# scope: subpackages
+package mcp.authz
 
 import rego.v1
 

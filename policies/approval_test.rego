@@ -2,13 +2,13 @@
 # announces (the default entry, a namespace's override, strict fallbacks), and every way a
 # carried approval can be valid or invalid. Fixtures: authz_test.rego. The clock is fixed at
 # now_ns (2026-11-24T21:30:00Z) with `with time.now_ns as now_ns`.
-package mcp.authz_test # regal ignore:directory-package-mismatch
+package mcp.authz_test
 
 import rego.v1
 
 import data.mcp.authz
 
-import data.mcp.config as policy_data # regal ignore:unresolved-import
+import data.mcp.config as policy_data
 
 # the rule of data.json's default entry, as the decision announces it
 default_rule := {

@@ -1,12 +1,12 @@
 # Tests of visible_tools (authz.rego): which tools tools/list shows for the listing input of
 # the README's policy contract. Fixtures (actions, policy data): authz_test.rego.
-package mcp.authz_test # regal ignore:directory-package-mismatch
+package mcp.authz_test
 
 import rego.v1
 
 import data.mcp.authz
 
-import data.mcp.config as policy_data # regal ignore:unresolved-import
+import data.mcp.config as policy_data
 
 # the catalog as the gateway sends it: every action with namespace and name null
 catalog := [{"tool": {"name": name}, "action": object.union(action, {"namespace": null, "name": null})} |

@@ -19,8 +19,11 @@ class OpaServer(Service):
     which the gateway copies into its audit records.
     """
 
-    def __init__(self, *, paths: tuple[Path, ...] = (POLICY_DIR,), log_dir: Path | None = None) -> None:
+    def __init__(
+        self, *, paths: tuple[Path, ...] = (POLICY_DIR,), log_dir: Path | None = None, config_file: Path = OPA_CONFIG
+    ) -> None:
         self.paths = paths
+        self.config_file = config_file
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -43,7 +46,7 @@ class OpaServer(Service):
                 "error",
                 "--skip-version-check",
                 "--config-file",
-                OPA_CONFIG,
+                self.config_file,
                 *self.paths,
             ]
         )
