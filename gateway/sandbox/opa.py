@@ -16,11 +16,15 @@ class OpaServer(Service):
     """OPA as the gateway's sidecar runs it (opa/config.yaml): REST API on loopback, decision logs on.
 
     Decision logging to the console makes OPA return a `decision_id` with every answer,
-    which the gateway copies into its audit records.
+    which the gateway copies into its audit records. With `watch`, OPA reloads its policy paths
+    when a file in them changes, as a security team's edit reaches a running sidecar.
     """
 
-    def __init__(self, *, paths: tuple[Path, ...] = (POLICY_DIR,), log_dir: Path | None = None) -> None:
+    def __init__(
+        self, *, paths: tuple[Path, ...] = (POLICY_DIR,), log_dir: Path | None = None, watch: bool = False
+    ) -> None:
         self.paths = paths
+        self.watch = watch
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -44,6 +48,7 @@ class OpaServer(Service):
                 "--skip-version-check",
                 "--config-file",
                 OPA_CONFIG,
+                *(["--watch"] if self.watch else []),
                 *self.paths,
             ]
         )
