@@ -2,6 +2,7 @@
 
 `serve` runs the gateway; each setting of `gateway.settings.Settings` is also a flag, generated
 from the model so names, defaults and help never drift. A flag beats its `K8S_MCP_*` variable.
+`opa-token` creates the token that locks OPA's API to the gateway, before either starts.
 Logs go to stderr: on stdio, stdout is the protocol channel.
 """
 
@@ -13,6 +14,7 @@ import logging
 import sys
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,6 +22,7 @@ from pydantic.fields import FieldInfo
 
 from gateway import __version__
 from gateway.kube import KubeConfigError
+from gateway.opa_token import DATA_FILE, TOKEN_FILE, TokenError, write_token
 from gateway.server import Gateway
 from gateway.settings import Settings
 
@@ -63,6 +66,13 @@ def parser() -> argparse.ArgumentParser:
     _add_settings_flags(serve)
     demo = commands.add_parser("demo", help="Start a local cluster, OPA and the gateway, and show the rules at work.")
     demo.add_argument("--once", action="store_true", help="Exit after the scripted session.")
+    token = commands.add_parser(
+        "opa-token",
+        help="Create the token that locks OPA's API to the gateway (kept if DIR already holds one).",
+        description=f"Writes DIR/{TOKEN_FILE} (for K8S_MCP_OPA_TOKEN_FILE) and DIR/{DATA_FILE}, its sha256 as "
+        "a data file for OPA's system.authz policy. Run it before OPA and the gateway start.",
+    )
+    token.add_argument("directory", type=Path, metavar="DIR", help="Directory shared by OPA and the gateway.")
     return root
 
 
@@ -88,6 +98,8 @@ async def _serve(settings: Settings) -> None:
         gateway = Gateway.open(settings)
     except KubeConfigError as exc:
         raise SystemExit(f"{exc}\nPass --kubeconfig/--context, or try `make demo` for an embedded cluster.") from None
+    except TokenError as exc:
+        raise SystemExit(str(exc)) from None
     except OSError as exc:
         raise SystemExit(f"cannot open the audit file {settings.audit_path}: {exc}") from None
     log.info(
@@ -117,6 +129,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         _configure_logging("WARNING")
         run_demo(once=args.once)
+        return
+    if args.command == "opa-token":
+        try:
+            write_token(args.directory)
+        except (OSError, TokenError) as exc:
+            raise SystemExit(f"cannot write the OPA token into {args.directory}: {exc}") from None
+        sys.stderr.write(f"OPA token ready: {args.directory / TOKEN_FILE}, {args.directory / DATA_FILE}\n")
         return
     settings = load_settings(vars(args))
     _configure_logging(settings.log_level)

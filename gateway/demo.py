@@ -87,7 +87,7 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
         port = free_port()
         audit_path = workdir / "audit.jsonl"
         env = {
-            "K8S_MCP_OPA_URL": opa.url,
+            **opa.environment(),
             "K8S_MCP_KUBECONFIG": str(cluster.gateway_kubeconfig),
             "K8S_MCP_CONTEXT": "sandbox",
             "K8S_MCP_AUDIT_PATH": str(audit_path),
@@ -175,7 +175,7 @@ async def run_script(stack: Stack) -> None:
             await _call(client, stack, step)
         _out(
             '\nThe security team sets "mode": "readwrite" in the policy data file; OPA, watching it,'
-            " reloads it (no restart, and no REST write):"
+            " reloads it (no restart, and no REST write: OPA's API serves only the gateway's queries):"
         )
         await _set_policy_mode(stack, client, "readwrite")
         _out(f"  tools/list now shows {len(await client.list_tools())} tools")

@@ -75,7 +75,7 @@ from kubernetes.client import (
 )
 
 from gateway.kube import Kube
-from gateway.sandbox.opa import POLICY_DIR
+from gateway.sandbox.opa import POLICY_DIR, OpaServer
 from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.server import Gateway
 from gateway.settings import Settings
@@ -338,6 +338,17 @@ def decision(
 
 
 ALLOW = decision(allow=True)
+
+
+def policy_input(action: Mapping[str, Any], *, gateway_mode: str = "readonly") -> dict[str, Any]:
+    """The least decision input the policy decides on: a caller, `action` (core group, no
+    subresource, no name, namespaced unless given) and the gateway's state, as a raw OPA client sends it."""
+    return {
+        "version": 1,
+        "principal": {"sub": "alice", "groups": []},
+        "action": {"group": "", "subresource": "", "name": None, "cluster_scoped": False, **action},
+        "gateway": {"mode": gateway_mode, "dry_run": False, "namespaces": None},
+    }
 
 
 # A raw answer for a stubbed route: a response as sent, or the httpx error the request fails with.
@@ -614,13 +625,13 @@ class Served:
         return self.records()[-1]
 
 
-def served_env(directory: Path, *, opa_url: str, kubeconfig: Path) -> dict[str, str]:
-    """A clean environment for a gateway process: nothing of the developer's shell leaks in."""
+def served_env(directory: Path, *, opa: OpaServer, kubeconfig: Path) -> dict[str, str]:
+    """A clean environment for a gateway process of `opa`: nothing of the developer's shell leaks in."""
     directory.mkdir(parents=True, exist_ok=True)
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(directory),
-        "K8S_MCP_OPA_URL": opa_url,
+        **opa.environment(),
         "K8S_MCP_AUDIT_PATH": str(directory / "audit.jsonl"),
         "K8S_MCP_KUBECONFIG": str(kubeconfig),
         "K8S_MCP_LOG_LEVEL": "DEBUG",
