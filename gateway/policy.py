@@ -1,13 +1,15 @@
 """The OPA client: one question per call, asked over a kept-alive connection.
 
-Every way the answer can fail to be a decision (connection refused, timeout, OPA refusing the
-gateway's token, non-2xx status, undefined result, malformed JSON, a field of the wrong type) is
-mapped at this boundary to `PolicyUnavailable`, which the guard turns into a denial. There is no
-path from an error to an allow. Details go to the log, never to the agent.
+Every way the answer can fail to be a decision (connection refused, no complete answer within the
+deadline, OPA refusing the gateway's token, non-2xx status, undefined result, malformed JSON, a
+missing field or one of the wrong type) is mapped at this boundary to `PolicyUnavailable`, which
+the guard turns into a denial. There is no path from an error to an allow. Details go to the log,
+never to the agent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -32,8 +34,10 @@ class ApprovalRequirement(_Strict):
 
 
 class Obligations(_Strict):
-    max_log_lines: StrictInt | None = Field(None, ge=1)
-    dry_run: StrictBool = False
+    """Both fields are required: a policy that forgets its log cap has not decided, it has failed."""
+
+    max_log_lines: StrictInt = Field(ge=1)
+    dry_run: StrictBool
 
 
 class Decision(_Strict):
@@ -49,7 +53,9 @@ class Decision(_Strict):
 class PolicyClient:
     """Asks OPA's Data API for decisions and for the visible tools.
 
-    The `token` is sent as a bearer token on every query; OPA's API refuses queries without it.
+    `timeout` bounds the whole exchange (waiting for a connection, sending, every byte of the
+    answer), not each read: an answer trickled byte by byte fails closed at the deadline. The
+    `token` is sent as a bearer token on every query; OPA's API refuses queries without it.
     """
 
     def __init__(
@@ -64,6 +70,7 @@ class PolicyClient:
     ) -> None:
         self._decision_url = f"/v1/data/{decision_path.strip('/')}"
         self._visibility_url = f"/v1/data/{visibility_path.strip('/')}"
+        self._deadline = timeout
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"} if token is not None else None,
@@ -89,9 +96,10 @@ class PolicyClient:
 
     async def _query(self, url: str, document: dict[str, Any]) -> tuple[Any, str | None]:
         try:
-            response = await self._client.post(url, json={"input": document})
-        except httpx.TimeoutException:
-            raise self._unavailable("timed out", url) from None
+            async with asyncio.timeout(self._deadline):
+                response = await self._client.post(url, json={"input": document})
+        except (TimeoutError, httpx.TimeoutException):
+            raise self._unavailable(f"no complete answer within {self._deadline}s", url) from None
         except httpx.HTTPError as exc:
             raise self._unavailable(f"unreachable ({type(exc).__name__})", url) from None
         if response.status_code in (401, 403):

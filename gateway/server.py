@@ -110,6 +110,7 @@ class Gateway:
                 cluster=kube.cluster,
                 namespaces=tuple(settings.namespaces) if settings.namespaces is not None else None,
                 transport=settings.transport,
+                max_log_lines=settings.max_log_lines,
             ),
             stdio_identity=StdioIdentity.configured(sub=settings.principal, groups=settings.principal_groups),
         )

@@ -49,7 +49,11 @@ class Settings(BaseSettings):
         description="Data API path of the rule that filters tools/list.",
     )
     opa_timeout: float = Field(
-        1.0, gt=0, le=30, description="Seconds to wait for OPA before failing closed (policy unavailable)."
+        1.0,
+        gt=0,
+        le=30,
+        description="Seconds one OPA answer may take, connect to last byte, "
+        "before failing closed (policy unavailable).",
     )
     opa_token_file: Path | None = Field(
         None,
@@ -60,6 +64,12 @@ class Settings(BaseSettings):
         None,
         description="The bearer token itself, for secrets injected as variables; never printed. "
         "Set this or the file, not both.",
+    )
+    max_log_lines: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="The gateway's own cap on tail_lines of log reads; a policy cap can only lower it.",
     )
 
     mode: Literal["readonly", "readwrite"] = Field(

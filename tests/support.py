@@ -540,13 +540,16 @@ class Reply:
     status: int = 200
     body: Any = None
     delay: float = 0.0
+    trickle: float = 0.0
+    """Seconds between the body's bytes: sent one at a time, each in time for a per-read timeout."""
 
 
 @dataclass
 class StubHttpServer:
     """Answers every request with `reply(method, path)`; records the paths it saw.
 
-    A delayed reply waits on an event that `stop` sets, so no handler thread outlives a test.
+    A delayed or trickled reply waits on an event that `stop` sets, so no handler thread outlives
+    a test.
     """
 
     reply: Callable[[str, str], Reply]
@@ -577,7 +580,12 @@ class StubHttpServer:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if not reply.trickle:
+                        self.wfile.write(payload)
+                    for index in range(len(payload) if reply.trickle else 0):
+                        self.wfile.write(payload[index : index + 1])
+                        if stub._release.wait(reply.trickle):
+                            break
 
             do_GET = do_POST = do_PATCH = _answer
 

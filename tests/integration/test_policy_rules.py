@@ -276,6 +276,27 @@ async def test_log_reads_are_capped_by_the_policy(live_gateway: Harness, asked: 
     assert live_gateway.kube.calls[0][1]["tail_lines"] == sent
 
 
+@pytest.mark.parametrize(
+    ("gateway_settings", "asked", "sent"),
+    [({}, 9000, 500), ({}, None, 500), ({"max_log_lines": 200}, 4000, 200), ({"max_log_lines": 200}, 150, 150)],
+    ids=["gateway default", "gateway default, none asked", "gateway 200", "below both"],
+)
+async def test_a_policy_log_cap_above_the_gateway_cap_is_clamped_to_it(
+    open_gateway: GatewayFactory,
+    policy_opa: PolicyServers,
+    gateway_settings: dict[str, Any],
+    asked: int | None,
+    sent: int,
+) -> None:
+    generous = policy_opa({"obligations": {"max_log_lines": 5000}})
+    gateway = await open_gateway(**generous.settings(), **gateway_settings)
+
+    await gateway.ok("get_pod_logs", {"pod_name": "web-1", "namespace": "staging", "tail_lines": asked})
+
+    assert gateway.kube.methods == ["read_namespaced_pod_log"]
+    assert gateway.kube.calls[0][1]["tail_lines"] == sent
+
+
 async def test_a_zero_log_cap_in_policy_data_does_not_take_every_call_down(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
