@@ -94,6 +94,11 @@ def _configure_logging(level: str) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    if settings.opa_token is None and settings.opa_token_file is None:
+        log.warning(
+            "no OPA token (K8S_MCP_OPA_TOKEN_FILE or K8S_MCP_OPA_TOKEN): an OPA with its API locked, "
+            "as the project runs it, refuses every query and every call is denied"
+        )
     try:
         gateway = Gateway.open(settings)
     except KubeConfigError as exc:

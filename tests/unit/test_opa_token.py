@@ -114,3 +114,21 @@ def test_the_token_from_a_variable_is_never_printed(tmp_path: Path, value: str) 
     assert helped.returncode == 0
     for output in (stopped.stdout, stopped.stderr, helped.stdout, helped.stderr):
         assert SENTINEL not in output
+
+
+def test_serve_without_a_token_warns_that_a_locked_opa_will_deny_everything(tmp_path: Path) -> None:
+    finished = run("serve", "--kubeconfig", str(tmp_path / "no-such-kubeconfig"))
+
+    assert finished.returncode == 1
+    assert "no OPA token (K8S_MCP_OPA_TOKEN_FILE or K8S_MCP_OPA_TOKEN)" in finished.stderr
+
+
+def test_serve_with_a_token_does_not_warn(tmp_path: Path) -> None:
+    assert run("opa-token", str(tmp_path)).returncode == 0
+
+    finished = run(
+        "serve", "--kubeconfig", str(tmp_path / "no-such-kubeconfig"), "--opa-token-file", str(tmp_path / "token")
+    )
+
+    assert finished.returncode == 1
+    assert "no OPA token" not in finished.stderr
