@@ -2,6 +2,7 @@
 
 `serve` runs the gateway; each setting of `gateway.settings.Settings` is also a flag, generated
 from the model so names, defaults and help never drift. A flag beats its `K8S_MCP_*` variable.
+`opa-token` creates the token that locks OPA's API to the gateway, before either starts.
 Logs go to stderr: on stdio, stdout is the protocol channel.
 """
 
@@ -22,6 +23,7 @@ from pydantic.fields import FieldInfo
 from gateway import __version__, rbac
 from gateway.catalog import Catalog
 from gateway.kube import KubeConfigError
+from gateway.opa_token import DATA_FILE, TOKEN_FILE, TokenError, write_token
 from gateway.server import Gateway
 from gateway.settings import Settings
 
@@ -75,6 +77,13 @@ def parser() -> argparse.ArgumentParser:
         help="The policy data whose mcp.config namespaces and cluster_reads bound the grants.",
     )
     rbac.add_argument("--output", "-o", type=Path, help="Write the manifest to this file instead of stdout.")
+    token = commands.add_parser(
+        "opa-token",
+        help="Create the token that locks OPA's API to the gateway (kept if DIR already holds one).",
+        description=f"Writes DIR/{TOKEN_FILE} (for K8S_MCP_OPA_TOKEN_FILE) and DIR/{DATA_FILE}, its sha256 as "
+        "a data file for OPA's system.authz policy. Run it before OPA and the gateway start.",
+    )
+    token.add_argument("directory", type=Path, metavar="DIR", help="Directory shared by OPA and the gateway.")
     return root
 
 
@@ -96,10 +105,17 @@ def _configure_logging(level: str) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    if settings.opa_token is None and settings.opa_token_file is None:
+        log.warning(
+            "no OPA token (K8S_MCP_OPA_TOKEN_FILE or K8S_MCP_OPA_TOKEN): an OPA with its API locked, "
+            "as the project runs it, refuses every query and every call is denied"
+        )
     try:
         gateway = Gateway.open(settings)
     except KubeConfigError as exc:
         raise SystemExit(f"{exc}\nPass --kubeconfig/--context, or try `make demo` for an embedded cluster.") from None
+    except TokenError as exc:
+        raise SystemExit(str(exc)) from None
     except OSError as exc:
         raise SystemExit(f"cannot open the audit file {settings.audit_path}: {exc}") from None
     log.info(
@@ -143,6 +159,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         _configure_logging("WARNING")
         run_demo(once=args.once)
+        return
+    if args.command == "opa-token":
+        try:
+            write_token(args.directory)
+        except (OSError, TokenError) as exc:
+            raise SystemExit(f"cannot write the OPA token into {args.directory}: {exc}") from None
+        sys.stderr.write(f"OPA token ready: {args.directory / TOKEN_FILE}, {args.directory / DATA_FILE}\n")
         return
     settings = load_settings(vars(args))
     _configure_logging(settings.log_level)

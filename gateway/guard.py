@@ -45,6 +45,7 @@ class GatewayState:
     cluster: str
     namespaces: tuple[str, ...] | None
     transport: Transport
+    max_log_lines: int
 
     def document(self) -> dict[str, Any]:
         return {
@@ -66,12 +67,16 @@ def action_digest(*, tool: str, arguments: dict[str, Any], cluster: str) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def apply_obligations(arguments: dict[str, Any], decision: Decision) -> dict[str, Any]:
-    """Narrow the arguments as the policy obliges: cap log lines, force dry runs."""
+def apply_obligations(arguments: dict[str, Any], decision: Decision, *, max_log_lines: int) -> dict[str, Any]:
+    """Narrow the arguments as the policy obliges: cap log lines, force dry runs.
+
+    `max_log_lines` is the gateway's own cap, a floor under the policy's: a log read never asks
+    for more than the smaller of the two, whatever the policy answered.
+    """
     obligations = decision.obligations
     narrowed = dict(arguments)
-    cap = obligations.max_log_lines
-    if cap is not None and "tail_lines" in narrowed:
+    cap = min(obligations.max_log_lines, max_log_lines)
+    if "tail_lines" in narrowed:
         narrowed["tail_lines"] = min(narrowed["tail_lines"] or cap, cap)
     if obligations.dry_run and "dry_run" in narrowed:
         narrowed["dry_run"] = True
@@ -132,7 +137,7 @@ class Guard(Middleware):
             decision = await self.policy.decide(document)
             record.update(decision_id=decision.decision_id, allow=decision.allow, reasons=decision.reasons)
             self._enforce(decision)
-            narrowed = apply_obligations(arguments, decision)
+            narrowed = apply_obligations(arguments, decision, max_log_lines=self.gateway.max_log_lines)
             record["arguments"] = narrowed
             if entry.action.write:
                 await self.audit.write_ahead({**record, "event": "write_intent", "outcome": "authorized"})

@@ -21,6 +21,7 @@ from gateway.catalog import Catalog
 from gateway.guard import GatewayState, Guard
 from gateway.identity import StdioIdentity
 from gateway.kube import Kube, load_api_client
+from gateway.opa_token import read_token_file
 from gateway.policy import PolicyClient
 from gateway.readiness import Readiness, probe_input
 from gateway.settings import Settings
@@ -68,6 +69,15 @@ def build_server(*, catalog: Catalog, kube: Kube, guard: Guard, readiness: Readi
     return server
 
 
+def opa_token(settings: Settings) -> str | None:
+    """The bearer token for OPA's API, from the variable or (read now, once) from the file."""
+    if settings.opa_token is not None:
+        return settings.opa_token.get_secret_value()
+    if settings.opa_token_file is not None:
+        return read_token_file(settings.opa_token_file)
+    return None
+
+
 @dataclass(kw_only=True)
 class Gateway:
     """The running parts of one gateway process."""
@@ -79,6 +89,7 @@ class Gateway:
 
     @classmethod
     def open(cls, settings: Settings, *, kube: Kube | None = None) -> Gateway:
+        token = opa_token(settings)
         if kube is None:
             api_client, cluster = load_api_client(
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.context
@@ -91,6 +102,7 @@ class Gateway:
             decision_path=settings.opa_decision_path,
             visibility_path=settings.opa_visibility_path,
             timeout=settings.opa_timeout,
+            token=token,
         )
         audit = AuditLog(path=settings.audit_path)
         catalog = Catalog()
@@ -104,6 +116,7 @@ class Gateway:
                 cluster=kube.cluster,
                 namespaces=tuple(settings.namespaces) if settings.namespaces is not None else None,
                 transport=settings.transport,
+                max_log_lines=settings.max_log_lines,
             ),
             stdio_identity=StdioIdentity.configured(sub=settings.principal, groups=settings.principal_groups),
         )

@@ -76,7 +76,7 @@ from kubernetes.client import (
 )
 
 from gateway.kube import Kube, load_api_client
-from gateway.sandbox.opa import POLICY_DIR
+from gateway.sandbox.opa import POLICY_DIR, OpaServer
 from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.server import Gateway
 from gateway.settings import Settings
@@ -359,6 +359,17 @@ def decision(
 ALLOW = decision(allow=True)
 
 
+def policy_input(action: Mapping[str, Any], *, gateway_mode: str = "readonly") -> dict[str, Any]:
+    """The least decision input the policy decides on: a caller, `action` (core group, no
+    subresource, no name, namespaced unless given) and the gateway's state, as a raw OPA client sends it."""
+    return {
+        "version": 1,
+        "principal": {"sub": "alice", "groups": []},
+        "action": {"group": "", "subresource": "", "name": None, "cluster_scoped": False, **action},
+        "gateway": {"mode": gateway_mode, "dry_run": False, "namespaces": None},
+    }
+
+
 # A raw answer for a stubbed route: a response as sent, or the httpx error the request fails with.
 Answer = httpx.Response | type[httpx.HTTPError]
 
@@ -548,13 +559,16 @@ class Reply:
     status: int = 200
     body: Any = None
     delay: float = 0.0
+    trickle: float = 0.0
+    """Seconds between the body's bytes: sent one at a time, each in time for a per-read timeout."""
 
 
 @dataclass
 class StubHttpServer:
     """Answers every request with `reply(method, path)`; records the paths it saw.
 
-    A delayed reply waits on an event that `stop` sets, so no handler thread outlives a test.
+    A delayed or trickled reply waits on an event that `stop` sets, so no handler thread outlives
+    a test.
     """
 
     reply: Callable[[str, str], Reply]
@@ -585,7 +599,12 @@ class StubHttpServer:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if not reply.trickle:
+                        self.wfile.write(payload)
+                    for index in range(len(payload) if reply.trickle else 0):
+                        self.wfile.write(payload[index : index + 1])
+                        if stub._release.wait(reply.trickle):
+                            break
 
             do_GET = do_POST = do_PATCH = _answer
 
@@ -633,13 +652,13 @@ class Served:
         return self.records()[-1]
 
 
-def served_env(directory: Path, *, opa_url: str, kubeconfig: Path) -> dict[str, str]:
-    """A clean environment for a gateway process: nothing of the developer's shell leaks in."""
+def served_env(directory: Path, *, opa: OpaServer, kubeconfig: Path) -> dict[str, str]:
+    """A clean environment for a gateway process of `opa`: nothing of the developer's shell leaks in."""
     directory.mkdir(parents=True, exist_ok=True)
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(directory),
-        "K8S_MCP_OPA_URL": opa_url,
+        **opa.environment(),
         "K8S_MCP_AUDIT_PATH": str(directory / "audit.jsonl"),
         "K8S_MCP_KUBECONFIG": str(kubeconfig),
         "K8S_MCP_LOG_LEVEL": "DEBUG",

@@ -173,7 +173,7 @@ async def test_missing_rbac_is_a_clear_forbidden(
         "no-rights", "default", {"spec": {"expirationSeconds": 3600}}
     ).status.token
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server=cluster.server, token=token)
-    env = {**cluster_env(tmp_path, cluster, opa.url), "K8S_MCP_KUBECONFIG": str(kubeconfig)}
+    env = {**cluster_env(tmp_path, cluster, opa), "K8S_MCP_KUBECONFIG": str(kubeconfig)}
     del env["K8S_MCP_CONTEXT"]
     with serve_http(env, tmp_path) as served:
         async with served.client() as client:

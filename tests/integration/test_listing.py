@@ -52,7 +52,7 @@ async def test_the_listing_follows_policy_data_and_gateway_state(
     settings: dict[str, Any],
     visible: set[str],
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa(policy), **settings)
+    gateway = await open_gateway(**policy_opa(policy).settings(), **settings)
 
     assert await gateway.tool_names() == visible
 
@@ -60,7 +60,7 @@ async def test_the_listing_follows_policy_data_and_gateway_state(
 async def test_tools_hidden_by_the_listing_are_still_decided_when_called(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa({"namespaces": []}))
+    gateway = await open_gateway(**policy_opa({"namespaces": []}).settings())
 
     message = await gateway.error("list_pods", {"namespace": "default"})
 
@@ -71,7 +71,7 @@ async def test_tools_hidden_by_the_listing_are_still_decided_when_called(
 async def test_a_stopped_policy_server_lists_nothing_and_denies_everything(open_gateway: GatewayFactory) -> None:
     opa = OpaServer().start()
     try:
-        gateway = await open_gateway(opa_url=opa.url)
+        gateway = await open_gateway(**opa.settings())
         assert await gateway.tool_names() == set(READ_TOOLS)
     finally:
         opa.stop()

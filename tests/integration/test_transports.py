@@ -39,7 +39,7 @@ def gateway_env(directory: Path, opa: OpaServer) -> dict[str, str]:
     directory.mkdir(parents=True, exist_ok=True)
     kubeconfig = write_kubeconfig(directory / "kubeconfig", server="https://127.0.0.1:1")
     return {
-        **served_env(directory, opa_url=opa.url, kubeconfig=kubeconfig),
+        **served_env(directory, opa=opa, kubeconfig=kubeconfig),
         "K8S_MCP_KUBE_TIMEOUT": "2",
         "K8S_MCP_PRINCIPAL": "alice",
         "K8S_MCP_PRINCIPAL_GROUPS": "sre",

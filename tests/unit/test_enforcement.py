@@ -128,14 +128,36 @@ async def test_max_log_lines_caps_tail_lines(
     assert record["arguments"]["tail_lines"] == sent
 
 
-async def test_without_a_log_cap_tail_lines_pass_unchanged(gateway: Harness, opa_stub: OpaStub) -> None:
-    opa_stub.decide(decision(allow=True, obligations={"dry_run": False}))
+async def test_a_policy_cap_above_the_gateway_default_is_clamped_to_it(gateway: Harness, opa_stub: OpaStub) -> None:
+    opa_stub.decide(decision(allow=True, obligations={"max_log_lines": 10_000, "dry_run": False}))
 
     result = await gateway.ok("get_pod_logs", {"pod_name": "web-1", "tail_lines": 9000})
 
-    assert gateway.kube.calls[0][1]["tail_lines"] == 9000
+    assert gateway.kube.calls[0][1]["tail_lines"] == 500
+    assert gateway.last_call()["arguments"]["tail_lines"] == 500
     assert result["log"] == LOG_TEXT
-    assert result["lines"] == 3
+
+
+@pytest.mark.parametrize(
+    ("policy_cap", "gateway_cap", "tail_lines", "sent"),
+    [(5000, 100, 9000, 100), (5000, 100, None, 100), (50, 100, 9000, 50), (100, 100, 10_000, 100), (80, 100, 7, 7)],
+    ids=["policy above", "filled when absent", "policy below", "equal caps", "below both"],
+)
+async def test_the_gateway_log_cap_is_a_floor_under_the_policy_cap(
+    open_gateway: GatewayFactory,
+    opa_stub: OpaStub,
+    policy_cap: int,
+    gateway_cap: int,
+    tail_lines: int | None,
+    sent: int,
+) -> None:
+    gateway = await open_gateway(opa_url=opa_stub.url, max_log_lines=gateway_cap)
+    opa_stub.decide(decision(allow=True, obligations={"max_log_lines": policy_cap, "dry_run": False}))
+
+    await gateway.ok("get_pod_logs", {"pod_name": "web-1", "tail_lines": tail_lines})
+
+    assert gateway.kube.calls[0][1]["tail_lines"] == sent
+    assert gateway.last_call()["arguments"]["tail_lines"] == sent
 
 
 @pytest.mark.parametrize("tool", WRITE_TOOLS)

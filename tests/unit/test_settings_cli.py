@@ -31,6 +31,15 @@ GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
         ([], {"K8S_MCP_DRY_RUN": "perhaps"}, ["--dry-run / K8S_MCP_DRY_RUN", "boolean"]),
         (["--kube-workers", "0"], {}, ["--kube-workers / K8S_MCP_KUBE_WORKERS"]),
         (["--http-path", "mcp"], {}, ["--http-path / K8S_MCP_HTTP_PATH"]),
+        ([], {"K8S_MCP_OPA_TOKEN": ""}, ["--opa-token / K8S_MCP_OPA_TOKEN", "one word of visible ASCII"]),
+        (["--opa-token", "two words"], {}, ["--opa-token / K8S_MCP_OPA_TOKEN", "one word of visible ASCII"]),
+        (
+            ["--opa-token", "t0ken"],
+            {"K8S_MCP_OPA_TOKEN_FILE": "/run/opa-token/token"},
+            ["--opa-token / K8S_MCP_OPA_TOKEN", "K8S_MCP_OPA_TOKEN_FILE is set too"],
+        ),
+        (["--max-log-lines", "0"], {}, ["--max-log-lines / K8S_MCP_MAX_LOG_LINES", "greater than or equal to 1"]),
+        ([], {"K8S_MCP_MAX_LOG_LINES": "10001"}, ["--max-log-lines / K8S_MCP_MAX_LOG_LINES", "10000"]),
     ],
 )
 def test_an_invalid_setting_stops_the_gateway_naming_flag_and_variable(
