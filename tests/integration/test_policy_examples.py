@@ -3,21 +3,22 @@
 Whatever loads the whole policies/ directory (the sandbox OPA, `opa run policies/`) also loads
 the examples; the sidecar's ConfigMap and the signed bundle carry only the shipped files. Every
 example lives under data.mcp.examples and nothing in data.mcp.authz reads it, so
-data.mcp.authz.decision must be the same either way. These tests ask both OPAs over the REST API.
+data.mcp.authz.decision must be the same either way. The sidecar's REST API answers only the
+gateway's two queries, so these tests ask the real `opa eval` over both sets of files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
-from gateway.sandbox.binaries import REPO_ROOT
-from gateway.sandbox.opa import OpaServer
+from gateway.sandbox.binaries import REPO_ROOT, find_binary
+from gateway.sandbox.opa import POLICY_DIR
 from gateway.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -32,11 +33,8 @@ def deployed_policy_files() -> tuple[Path, ...]:
     return tuple((DEPLOY / name).resolve() for name in generator["files"])
 
 
-@pytest.fixture(scope="module")
-def shipped_opa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpaServer]:
-    """OPA with only the deployed policy files: no tests, no examples."""
-    with OpaServer(paths=deployed_policy_files(), log_dir=tmp_path_factory.mktemp("shipped-opa")) as server:
-        yield server
+WHOLE_DIRECTORY = (POLICY_DIR,)
+"""What the sandbox OPA and `opa run policies/` load: the examples included."""
 
 
 def call(tool: str, action: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -72,33 +70,37 @@ SAMPLES = {
 }
 
 
-def decide(opa: OpaServer, path: str, document: dict[str, Any]) -> Any:
-    response = httpx.post(f"{opa.url}/v1/data/{path}", json={"input": document}, timeout=5)
-    response.raise_for_status()
-    return response.json()["result"]
+def decide(paths: tuple[Path, ...], path: str, document: dict[str, Any]) -> Any:
+    """The value of data.<path> for `document`, or None when it is undefined."""
+    command = [find_binary("opa"), "eval", "--format=json", "--stdin-input", "data." + path.replace("/", ".")]
+    for data in paths:
+        command[2:2] = ["--data", str(data)]
+    done = subprocess.run(command, input=json.dumps(document), capture_output=True, text=True, check=True)
+    results = json.loads(done.stdout).get("result")
+    return results[0]["expressions"][0]["value"] if results else None
 
 
 @pytest.mark.parametrize("sample", SAMPLES)
-def test_examples_leave_the_decision_unchanged(opa: OpaServer, shipped_opa: OpaServer, sample: str) -> None:
+def test_examples_leave_the_decision_unchanged(sample: str) -> None:
     path = Settings().opa_decision_path
 
-    assert decide(opa, path, SAMPLES[sample]) == decide(shipped_opa, path, SAMPLES[sample])
+    assert decide(WHOLE_DIRECTORY, path, SAMPLES[sample]) == decide(deployed_policy_files(), path, SAMPLES[sample])
 
 
-def test_examples_leave_the_visible_tools_unchanged(opa: OpaServer, shipped_opa: OpaServer) -> None:
+def test_examples_leave_the_visible_tools_unchanged() -> None:
     listing = {key: READ_STAGING[key] for key in ("version", "request", "principal", "gateway")}
     listing["catalog"] = [{"tool": {"name": "list_pods"}, "action": {**READ_STAGING["action"], "namespace": None}}]
     path = Settings().opa_visibility_path
 
-    assert decide(opa, path, listing) == decide(shipped_opa, path, listing) == ["list_pods"]
+    assert decide(WHOLE_DIRECTORY, path, listing) == decide(deployed_policy_files(), path, listing) == ["list_pods"]
 
 
-def test_the_sandbox_has_the_examples_and_they_decide_otherwise(opa: OpaServer, shipped_opa: OpaServer) -> None:
-    """Else the comparisons above would prove nothing: the sandbox did load the examples."""
+def test_the_whole_directory_has_the_examples_and_they_decide_otherwise() -> None:
+    """Else the comparisons above would prove nothing: the whole directory does load the examples."""
     unauthenticated = SAMPLES["unauthenticated read"]
-    layered = decide(opa, "mcp/examples/authenticated_only/decision", unauthenticated)
+    layered = decide(WHOLE_DIRECTORY, "mcp/examples/authenticated_only/decision", unauthenticated)
 
-    assert decide(opa, Settings().opa_decision_path, unauthenticated)["allow"] is True
+    assert decide(WHOLE_DIRECTORY, Settings().opa_decision_path, unauthenticated)["allow"] is True
     assert layered["allow"] is False
     assert layered["reasons"] == ['caller "bob" is not authenticated: this gateway serves only verified identities']
-    assert "result" not in httpx.get(f"{shipped_opa.url}/v1/data/mcp/examples", timeout=5).json()
+    assert decide(deployed_policy_files(), "mcp/examples", unauthenticated) is None

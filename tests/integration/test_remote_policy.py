@@ -41,14 +41,6 @@ BUNDLE_RESOURCE = "/" + yaml.safe_load(REMOTE_CONFIG.read_text())["bundles"]["mc
 WAIT_SECONDS = 20
 POLICY_READONLY = 'writes are disabled: the policy mode is "readonly"'
 
-# What a sidecar with a locked REST API loads from a file: it must sit beside the bundle.
-SYSTEM_AUTHZ = """package system.authz
-
-default allow := false
-
-allow if input.identity == "gateway-token"
-"""
-
 
 # --------------------------------------------------------------------------------------------
 # The bundle, as `make bundle` builds it
@@ -218,18 +210,9 @@ def remote_config(service: PolicyService, built: Built, tmp_path: Path, monkeypa
 
 @pytest.fixture
 def remote_opa(remote_config: Path, tmp_path: Path) -> Iterator[OpaServer]:
-    """OPA on `remote_config` with a file-loaded system.authz, once the signed bundle is active."""
-    system_authz = tmp_path / "system_authz.rego"
-    system_authz.write_text(SYSTEM_AUTHZ)
-    with OpaServer(paths=(system_authz,), config_file=remote_config, log_dir=tmp_path) as server:
+    """OPA on `remote_config`, its API locked by the file-loaded system.authz, once the bundle is active."""
+    with OpaServer(paths=(), config_file=remote_config, log_dir=tmp_path) as server:
         yield server
-
-
-async def opa_bundle_status(opa: OpaServer) -> dict[str, Any]:
-    """The `mcp` bundle in OPA's own status API."""
-    async with httpx.AsyncClient(timeout=5) as client:
-        status: dict[str, Any] = (await client.get(f"{opa.url}/v1/status")).json()["result"]["bundles"]["mcp"]
-    return status
 
 
 async def wait_for(service: PolicyService, condition: Callable[[PolicyService], bool], what: str) -> None:
@@ -272,9 +255,9 @@ def test_make_bundle_keeps_the_signing_key_out_of_the_served_directory(built: Bu
 
 
 async def test_opa_activates_the_signed_bundle_and_decides_with_it(
-    remote_opa: OpaServer, open_gateway: GatewayFactory
+    remote_opa: OpaServer, service: PolicyService, open_gateway: GatewayFactory
 ) -> None:
-    gateway = await open_gateway(opa_url=remote_opa.url)
+    gateway = await open_gateway(**remote_opa.settings())
 
     await gateway.ok("list_pods", {"namespace": "staging"})
     message = await gateway.error("list_pods", {"namespace": "prod"})
@@ -283,18 +266,23 @@ async def test_opa_activates_the_signed_bundle_and_decides_with_it(
     assert 'namespace "prod" is not in the allowlist' in message
     async with httpx.AsyncClient(timeout=5) as client:
         assert (await client.get(f"{remote_opa.url}/health?bundles")).status_code == 200
-    status = await opa_bundle_status(remote_opa)
+    status = service.bundle_status()
     assert status["active_revision"] == "rev-1"
     assert "code" not in status
 
 
 def test_file_loaded_system_authz_sits_beside_the_bundle(remote_opa: OpaServer) -> None:
-    def ask(path: str, document: dict[str, Any]) -> Any:
-        return httpx.post(f"{remote_opa.url}/v1/data/{path}", json={"input": document}, timeout=5).json()["result"]
+    """The bundle owns only data.mcp: the API lock loaded from a file still decides every request."""
+    bearer = {"Authorization": f"Bearer {remote_opa.token}"}
+    with httpx.Client(base_url=remote_opa.url, timeout=5) as client:
+        decision = client.post("/v1/data/mcp/authz/decision", json={"input": {}}, headers=bearer)
+        config_read = client.get("/v1/data/mcp/config", headers=bearer)
+        policy_write = client.put("/v1/policies/allow", content=b"package mcp.authz\n", headers=bearer)
+        anonymous = client.post("/v1/data/mcp/authz/decision", json={"input": {}})
 
-    assert ask("system/authz/allow", {"identity": "gateway-token"}) is True
-    assert ask("system/authz/allow", {"identity": "someone"}) is False
-    assert ask("mcp/config", {}) == json.loads((POLICY_DIR / "data.json").read_text())["mcp"]["config"]
+    assert decision.status_code == 200
+    assert decision.json()["result"]["allow"] is False
+    assert (config_read.status_code, policy_write.status_code, anonymous.status_code) == (401, 401, 401)
 
 
 def allow_everything(files: dict[str, bytes]) -> None:
@@ -338,8 +326,7 @@ async def test_tampered_bundle_is_rejected_and_the_signed_one_kept(
     assert reported["code"] == "bundle_error"
     assert error in reported["message"]
     assert reported["active_revision"] == "rev-1"
-    assert (await opa_bundle_status(remote_opa))["active_revision"] == "rev-1"
-    gateway = await open_gateway(opa_url=remote_opa.url, mode="readwrite")
+    gateway = await open_gateway(**remote_opa.settings(), mode="readwrite")
     message = await gateway.error("scale_deployment", arguments_for("scale_deployment", namespace="staging"))
     assert POLICY_READONLY in message
     assert gateway.kube.calls == []
@@ -357,7 +344,6 @@ async def test_bundle_signed_with_another_key_is_rejected(
     assert reported["code"] == "bundle_error"
     assert "failed to verify JWT signature" in reported["message"]
     assert reported["active_revision"] == "rev-1"
-    assert (await opa_bundle_status(remote_opa))["active_revision"] == "rev-1"
 
 
 async def test_a_new_revision_signed_with_the_key_replaces_the_active_one(
@@ -367,7 +353,7 @@ async def test_a_new_revision_signed_with_the_key_replaces_the_active_one(
 
     await wait_for(service, lambda s: s.bundle_status()["active_revision"] == "rev-2", "OPA activates rev-2")
 
-    status = await opa_bundle_status(remote_opa)
+    status = service.bundle_status()
     assert status["active_revision"] == "rev-2"
     assert "code" not in status
 
@@ -413,7 +399,7 @@ async def test_without_a_verified_bundle_every_call_is_denied(
 async def test_decision_logs_reach_the_log_service_and_join_the_audit_trail(
     remote_opa: OpaServer, service: PolicyService, open_gateway: GatewayFactory
 ) -> None:
-    gateway = await open_gateway(opa_url=remote_opa.url)
+    gateway = await open_gateway(**remote_opa.settings())
     await gateway.ok("list_pods", {"namespace": "staging"})
     await gateway.error("list_pods", {"namespace": "prod"})
     records = gateway.tool_calls()

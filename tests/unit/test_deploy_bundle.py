@@ -80,10 +80,13 @@ def test_only_the_sidecar_and_its_configmaps_change(base: list[dict[str, Any]], 
     }
 
 
-def test_the_sidecar_loads_no_policy_files(overlay: list[dict[str, Any]]) -> None:
+def test_the_sidecar_loads_no_policy_files(base: list[dict[str, Any]], overlay: list[dict[str, Any]]) -> None:
+    """Only the API lock stays file-loaded: the base's paths without its policy directory."""
+    base_paths = [arg for arg in container(pod_of(base), "opa")["args"][1:] if not arg.startswith("--")]
     opa = container(pod_of(overlay), "opa")
 
-    assert [arg for arg in opa["args"][1:] if not arg.startswith("--")] == []
+    assert "/policies" in base_paths
+    assert [arg for arg in opa["args"][1:] if not arg.startswith("--")] == [p for p in base_paths if p != "/policies"]
     assert not [m for m in overlay if m["kind"] == "ConfigMap" and m["metadata"]["name"].startswith("opa-policy")]
     assert "opa-policy" not in {v["name"] for v in pod_of(overlay)["volumes"]}
 
@@ -100,14 +103,14 @@ def test_the_sidecar_runs_opa_remote_yaml(overlay: list[dict[str, Any]]) -> None
 def test_the_sidecar_args_are_the_base_args_with_the_key_for_the_policy_directory(
     base: list[dict[str, Any]], overlay: list[dict[str, Any]]
 ) -> None:
-    """The base's last arg is its policy directory; --ignore was there only for that directory."""
+    """The base's last arg is its policy directory; the bundle's verification key takes its place."""
     base_args = container(pod_of(base), "opa")["args"]
     keyid = remote_config()["bundles"]["mcp"]["signing"]["keyid"]
     opa = container(pod_of(overlay), "opa")
     key_file = opa_flag(opa, "--set-file").removeprefix(f"keys.{keyid}.key=")
 
     assert opa["args"] == [
-        *(arg for arg in base_args[:-1] if arg != "--ignore=.*"),
+        *base_args[:-1],
         f"--set-file=keys.{keyid}.key={key_file}",
     ]
     assert volume_mounted_at(pod_of(overlay), opa, key_file)["configMap"] == {"name": "opa-bundle-verification-key"}
