@@ -7,6 +7,7 @@ are short and actionable; details (stack traces, OPA and Kubernetes responses) g
     GatewayError (fastmcp ToolError)
     ├── InvalidArguments     an argument breaks a rule; names the field and the rule
     ├── UnknownTool          the tool is not in the catalog
+    ├── GatewayDenied        the gateway's own switches (mode, namespaces) said no, whatever the policy says
     ├── Denied               the policy said no; carries its reasons
     │   └── ApprovalRequired the policy wants a human approval first
     ├── PolicyUnavailable    OPA could not give a well-formed answer: fail closed
@@ -42,6 +43,16 @@ class UnknownTool(GatewayError):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown tool {name!r}")
+
+
+class GatewayDenied(GatewayError):
+    """The gateway's own floor refused the call; the policy was not asked and cannot lift it."""
+
+    outcome = "gateway_denied"
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("denied by the gateway: " + "; ".join(self.reasons))
 
 
 class Denied(GatewayError):

@@ -1,11 +1,12 @@
 """The guard: FastMCP middleware that puts OPA in front of every tool call and every listing.
 
-For `tools/call` it validates the arguments, builds the versioned input document, asks OPA,
-enforces the decision (deny, approval required, or allow with obligations applied), writes the
-audit record, and only then lets the call through to the tool. For `tools/list` it asks OPA once
-which tools this principal could be allowed and hides the rest; the listing is a courtesy, every
-call is decided again. It runs on every transport: FastMCP's own auth checks are skipped on stdio,
-this is not. It knows OPA and nothing about Kubernetes.
+For `tools/call` it validates the arguments, builds the versioned input document, applies the
+gateway's own floor (its mode and namespace switches refuse, its dry-run switch narrows, whatever
+the policy says), asks OPA, enforces the decision (deny, approval required, or allow with
+obligations applied), writes the audit record, and only then lets the call through to the tool.
+For `tools/list` it asks OPA once which tools this principal could be allowed and hides the rest;
+the listing is a courtesy, every call is decided again. It runs on every transport: FastMCP's own
+auth checks are skipped on stdio, this is not. It knows OPA and nothing about Kubernetes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,7 @@ from fastmcp.tools.base import Tool, ToolResult
 
 from gateway.audit import AuditLog
 from gateway.catalog import Catalog, Entry
-from gateway.errors import ApprovalRequired, Denied, GatewayError, PolicyUnavailable, UnknownTool
+from gateway.errors import ApprovalRequired, Denied, GatewayDenied, GatewayError, PolicyUnavailable, UnknownTool
 from gateway.identity import StdioIdentity, Transport, principal
 from gateway.policy import Decision, PolicyClient
 from gateway.validation import validate_arguments
@@ -38,7 +39,12 @@ INPUT_VERSION = 1
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayState:
-    """The gateway's own half of the policy input (`input.gateway`), fixed at start."""
+    """The gateway's own switches, fixed at start: sent to OPA in `input.gateway`, and a floor.
+
+    The floor holds whatever the policy answers, so a wrong or replaced policy cannot lift it:
+    a readonly gateway runs no write, a namespace allowlist refuses every other namespace for
+    namespaced actions, and a dry-run gateway runs every write as a server-side dry run.
+    """
 
     mode: str
     dry_run: bool
@@ -53,6 +59,24 @@ class GatewayState:
             "cluster": self.cluster,
             "namespaces": list(self.namespaces) if self.namespaces is not None else None,
         }
+
+    def refuse(self, action: Mapping[str, Any]) -> None:
+        """Raise `GatewayDenied` with every reason the gateway's own switches refuse `action`."""
+        reasons = []
+        if action["write"] and self.mode == "readonly":
+            reasons.append('writes are disabled: the gateway runs in "readonly" mode (K8S_MCP_MODE)')
+        namespace = action["namespace"]
+        if self.namespaces is not None and not action["cluster_scoped"] and namespace not in self.namespaces:
+            allowed = ",".join(self.namespaces)
+            reasons.append(f'namespace "{namespace}" is not in the gateway\'s allowlist (K8S_MCP_NAMESPACES={allowed})')
+        if reasons:
+            raise GatewayDenied(reasons)
+
+    def narrow(self, arguments: dict[str, Any], *, write: bool) -> dict[str, Any]:
+        """The arguments as run: a dry-run gateway forces `dry_run` (the API's `dryRun=All`) on every write."""
+        if write and self.dry_run:
+            return {**arguments, "dry_run": True}
+        return arguments
 
 
 def action_digest(*, tool: str, arguments: dict[str, Any], cluster: str) -> str:
@@ -129,10 +153,11 @@ class Guard(Middleware):
             arguments = validate_arguments(entry.arguments, raw_arguments)
             document = self._input(entry, arguments, request, record["principal"])
             record.update(arguments=arguments, action=document["action"], action_digest=document["action_digest"])
+            self.gateway.refuse(document["action"])
             decision = await self.policy.decide(document)
             record.update(decision_id=decision.decision_id, allow=decision.allow, reasons=decision.reasons)
             self._enforce(decision)
-            narrowed = apply_obligations(arguments, decision)
+            narrowed = self.gateway.narrow(apply_obligations(arguments, decision), write=entry.action.write)
             record["arguments"] = narrowed
             if entry.action.write:
                 await self.audit.write_ahead({**record, "event": "write_intent", "outcome": "authorized"})
@@ -142,6 +167,8 @@ class Guard(Middleware):
         except GatewayError as exc:
             record["outcome"] = exc.outcome
             record["error"] = str(exc)
+            if isinstance(exc, GatewayDenied):
+                record["reasons"] = exc.reasons
             if isinstance(exc, PolicyUnavailable):
                 record["reasons"] = ["policy unavailable"]
                 record["policy_error"] = exc.detail

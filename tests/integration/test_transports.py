@@ -94,7 +94,7 @@ async def test_an_allowed_read_reaches_the_kube_layer_and_fails_cleanly(served: 
     ("tool", "arguments", "said", "outcome"),
     [
         ("list_pods", {"namespace": "prod"}, 'denied by policy: namespace "prod" is not in the allowlist', "denied"),
-        ("restart_deployment", {"deployment_name": "web"}, 'the policy mode is "readonly"', "denied"),
+        ("restart_deployment", {"deployment_name": "web"}, 'the gateway runs in "readonly" mode', "gateway_denied"),
         ("list_pods", {"namespace": "Prod"}, "invalid arguments: namespace: must be a DNS-1123 label", "invalid"),
         ("list_pods", {"kubeconfig": "/etc/kubernetes/admin.conf"}, "kubeconfig: is not an argument", "invalid"),
         ("delete_namespace", {"namespace": "default"}, "unknown tool 'delete_namespace'", "invalid"),

@@ -171,7 +171,7 @@ async def test_the_dry_run_obligation_leaves_reads_alone(gateway: Harness, opa_s
 async def test_a_write_whose_audit_cannot_be_written_does_not_run(
     open_gateway: GatewayFactory, opa_stub: OpaStub, tool: str
 ) -> None:
-    gateway = await open_gateway(opa_url=opa_stub.url, audit_path=Path("/dev/full"))
+    gateway = await open_gateway(opa_url=opa_stub.url, audit_path=Path("/dev/full"), mode="readwrite")
 
     message = await gateway.error(tool, arguments_for(tool))
 
