@@ -11,7 +11,7 @@ are short and actionable; details (stack traces, OPA and Kubernetes responses) g
     ├── Denied               the policy said no; carries its reasons
     │   └── ApprovalRequired the policy wants a human approval first
     ├── PolicyUnavailable    OPA could not give a well-formed answer: fail closed
-    ├── AuditUnavailable     the write-ahead audit record could not be written
+    ├── AuditUnavailable     no audit record can be written: the call does not run (or a read is withheld)
     └── KubeError            the Kubernetes API refused or failed; carries the HTTP status
 """
 
@@ -88,10 +88,13 @@ class PolicyUnavailable(GatewayError):
 
 
 class AuditUnavailable(GatewayError):
+    """No record, no call: raised before a call runs, or instead of a read's result (`withheld`)."""
+
     outcome = "audit_unavailable"
 
-    def __init__(self) -> None:
-        super().__init__("refused: the audit record could not be written, so the write did not run")
+    def __init__(self, *, withheld: bool = False) -> None:
+        consequence = "the result is withheld" if withheld else "the call did not run"
+        super().__init__(f"refused: the audit record could not be written, so {consequence}")
 
 
 class KubeError(GatewayError):

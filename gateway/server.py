@@ -73,6 +73,8 @@ class Gateway:
 
     @classmethod
     def open(cls, settings: Settings, *, kube: Kube | None = None) -> Gateway:
+        # First: a gateway whose audit trail cannot be written does not start (the probe raises OSError).
+        audit = AuditLog(path=settings.audit_path, max_value_bytes=settings.audit_max_value_bytes)
         if kube is None:
             api_client, cluster = load_api_client(
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.context
@@ -86,7 +88,6 @@ class Gateway:
             visibility_path=settings.opa_visibility_path,
             timeout=settings.opa_timeout,
         )
-        audit = AuditLog(path=settings.audit_path)
         catalog = Catalog()
         guard = Guard(
             catalog=catalog,

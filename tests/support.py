@@ -13,6 +13,7 @@ also import the types for annotations:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import hashlib
@@ -265,7 +266,9 @@ class CountingKube(Kube):
 
     `call` records `(method name, kwargs)` and returns the canned answer for that method, or
     raises it when it is an exception. `before_call`, when set, runs first: a test can look at
-    the world (the audit file) as it is at the moment Kubernetes would be touched.
+    (or change) the world, such as the audit file, as it is when Kubernetes would be touched.
+    `hold`, when set, is an event each call waits for once recorded: a Kubernetes that has the
+    request and has not answered yet.
 
     With `passthrough=True` it records and then calls the API for real through `Kube.call` (for
     tests of the kube layer's own error translation against a stub API server).
@@ -286,12 +289,15 @@ class CountingKube(Kube):
         self.calls: list[KubeCall] = []
         self.responses: dict[str, Any] = canned_responses()
         self.before_call: Callable[[str, dict[str, Any]], None] | None = None
+        self.hold: asyncio.Event | None = None
 
     async def call(self, method: Callable[..., Any], /, **kwargs: Any) -> Any:
         name = method.__name__
         if self.before_call is not None:
             self.before_call(name, kwargs)
         self.calls.append((name, kwargs))
+        if self.hold is not None:
+            await self.hold.wait()
         if self.passthrough:
             return await super().call(method, **kwargs)
         answer = self.responses[name]
@@ -304,6 +310,7 @@ class CountingKube(Kube):
         self.calls.clear()
         self.responses = canned_responses()
         self.before_call = None
+        self.hold = None
 
     def fail(self, method: str, error: BaseException) -> None:
         """Make every call of `method` raise `error`."""
@@ -421,7 +428,8 @@ def read_audit(path: Path) -> list[dict[str, Any]]:
 class Harness:
     """One open gateway with its in-memory MCP client, fake kube and audit file.
 
-    A harness shared between tests is `reset` before each: the fake kube forgets its calls and
+    A harness is `reset` when it opens (so `audit` starts after the gateway's own `audit_open`
+    record) and, when shared between tests, before each: the fake kube forgets its calls and
     `audit` shows only the records written since.
     """
 
@@ -472,9 +480,18 @@ async def open_harness(settings: Settings, *, kube: CountingKube | None = None) 
     gateway = Gateway.open(settings, kube=kube)
     try:
         async with Client(gateway.server) as client:
-            yield Harness(gateway=gateway, client=client, kube=kube, audit_path=settings.audit_path)
+            yield Harness(gateway=gateway, client=client, kube=kube, audit_path=settings.audit_path).reset()
     finally:
         await gateway.aclose()
+
+
+async def wait_until(condition: Callable[[], object], *, seconds: float = 10.0) -> None:
+    """Poll `condition` on the event loop until it holds; fail after `seconds`."""
+    async with asyncio.timeout(seconds):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
 
 
 def error_text(result: CallToolResult) -> str:
