@@ -4,7 +4,8 @@ For `tools/call` it validates the arguments, builds the versioned input document
 gateway's own floor (its mode and namespace switches refuse, its dry-run switch narrows, whatever
 the policy says), asks OPA, enforces the decision (deny, approval required, or allow with
 obligations applied), makes sure the call's audit record can be written, and only then lets the
-call through to the tool. For `tools/list` it asks OPA once which tools this principal could be
+call through to the tool. A `tools/call` the MCP layer rejects before that (its params do not
+parse) is audited too. For `tools/list` it asks OPA once which tools this principal could be
 allowed and hides the rest; the listing is a courtesy, every call is decided again. It runs on
 every transport: FastMCP's own auth checks are skipped on stdio, this is not. It knows OPA and
 nothing about Kubernetes.
@@ -25,6 +26,7 @@ from typing import Any
 import mcp_types as mt
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
+from pydantic import ValidationError
 
 from gateway.audit import AuditLog, utc_now
 from gateway.catalog import Catalog, Entry
@@ -203,6 +205,30 @@ class Guard(Middleware):
             await self.audit.ready()
         return await call_next(context.copy(message=params.model_copy(update={"arguments": narrowed})))
 
+    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        """Audit a `tools/call` the MCP layer rejects before `on_call_tool`: its params do not parse.
+
+        FastMCP hands this hook the raw params of a `tools/call` only when the request failed
+        before its typed middleware chain (a missing `name`, `arguments` not an object); the
+        original error still answers the client. Every other request passes straight through.
+        """
+        if context.method != "tools/call" or isinstance(context.message, mt.CallToolRequestParams):
+            return await call_next(context)
+        started = time.perf_counter()
+        request = self._request(context)
+        raw: dict[str, Any] = context.message
+        name = raw.get("name")
+        record = _call_record(request, tool=name if isinstance(name, str) else None, arguments=raw.get("arguments"))
+        record.update(principal=self._principal(context, request["transport"]), outcome="invalid")
+        try:
+            return await call_next(context)
+        except Exception as exc:
+            record["error"] = "invalid tools/call request: " + _params_problems(exc)
+            raise
+        finally:
+            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            await self.audit.record(record)
+
     async def on_list_tools(
         self,
         context: MiddlewareContext[mt.ListToolsRequest],
@@ -293,3 +319,12 @@ def _call_record(request: dict[str, Any], *, tool: str | None, arguments: Any) -
         "reasons": [],
         "outcome": "error",
     }
+
+
+def _params_problems(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'params'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+    return str(exc)

@@ -679,3 +679,81 @@ def serve_http(env: Mapping[str, str], directory: Path) -> Iterator[Served]:
         )
     finally:
         process.stop()
+
+
+RAW_PROTOCOL_VERSION = "2025-06-18"
+
+
+@dataclass
+class RawStdio:
+    """A `k8s-mcp-gateway serve` process spoken to in raw newline-delimited JSON-RPC.
+
+    For what no MCP client sends: malformed requests, and a look at every byte on stdout
+    (`lines` keeps each line read).
+    """
+
+    process: asyncio.subprocess.Process
+    lines: list[bytes] = field(default_factory=list)
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def response_to(self, request_id: int) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), STARTUP_TIMEOUT)
+            assert line, "the gateway closed stdout"
+            self.lines.append(line)
+            message = json.loads(line)
+            if message.get("id") == request_id:
+                return dict(message)
+
+    async def initialize(self, *, request_id: int = 1) -> dict[str, Any]:
+        """The MCP handshake as a client named `raw-client` makes it; returns the `initialize` answer."""
+        await self.send(
+            {
+                "id": request_id,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": RAW_PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw-client", "version": "1.0"},
+                },
+            }
+        )
+        answer = await self.response_to(request_id)
+        await self.send({"method": "notifications/initialized"})
+        return answer
+
+    async def close(self) -> int:
+        """End the input (the gateway shuts down), keep what is left on stdout, return the exit code."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.close()
+        rest = await asyncio.wait_for(self.process.stdout.read(), STARTUP_TIMEOUT)
+        self.lines.extend(rest.splitlines())
+        return await asyncio.wait_for(self.process.wait(), STARTUP_TIMEOUT)
+
+
+@contextlib.asynccontextmanager
+async def raw_stdio(env: Mapping[str, str], directory: Path) -> AsyncIterator[RawStdio]:
+    """A stdio gateway process with raw pipes; killed on exit if it is still running."""
+    with (directory / "stderr.log").open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            str(GATEWAY_BIN),
+            "serve",
+            "--transport",
+            "stdio",
+            env=dict(env),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        yield RawStdio(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
