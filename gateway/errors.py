@@ -7,10 +7,11 @@ are short and actionable; details (stack traces, OPA and Kubernetes responses) g
     GatewayError (fastmcp ToolError)
     ├── InvalidArguments     an argument breaks a rule; names the field and the rule
     ├── UnknownTool          the tool is not in the catalog
+    ├── GatewayDenied        the gateway's own switches (mode, namespaces) said no, whatever the policy says
     ├── Denied               the policy said no; carries its reasons
     │   └── ApprovalRequired the policy wants a human approval first
     ├── PolicyUnavailable    OPA could not give a well-formed answer: fail closed
-    ├── AuditUnavailable     the write-ahead audit record could not be written
+    ├── AuditUnavailable     no audit record can be written: the call does not run (or a read is withheld)
     └── KubeError            the Kubernetes API refused or failed; carries the HTTP status
 """
 
@@ -42,6 +43,16 @@ class UnknownTool(GatewayError):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown tool {name!r}")
+
+
+class GatewayDenied(GatewayError):
+    """The gateway's own floor refused the call; the policy was not asked and cannot lift it."""
+
+    outcome = "gateway_denied"
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("denied by the gateway: " + "; ".join(self.reasons))
 
 
 class Denied(GatewayError):
@@ -77,10 +88,13 @@ class PolicyUnavailable(GatewayError):
 
 
 class AuditUnavailable(GatewayError):
+    """No record, no call: raised before a call runs, or instead of a read's result (`withheld`)."""
+
     outcome = "audit_unavailable"
 
-    def __init__(self) -> None:
-        super().__init__("refused: the audit record could not be written, so the write did not run")
+    def __init__(self, *, withheld: bool = False) -> None:
+        consequence = "the result is withheld" if withheld else "the call did not run"
+        super().__init__(f"refused: the audit record could not be written, so {consequence}")
 
 
 class KubeError(GatewayError):

@@ -90,6 +90,8 @@ class Gateway:
     @classmethod
     def open(cls, settings: Settings, *, kube: Kube | None = None) -> Gateway:
         token = opa_token(settings)
+        # First: a gateway whose audit trail cannot be written does not start (the probe raises OSError).
+        audit = AuditLog(path=settings.audit_path, max_value_bytes=settings.audit_max_value_bytes)
         if kube is None:
             api_client, cluster = load_api_client(
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.context
@@ -104,7 +106,6 @@ class Gateway:
             timeout=settings.opa_timeout,
             token=token,
         )
-        audit = AuditLog(path=settings.audit_path)
         catalog = Catalog()
         guard = Guard(
             catalog=catalog,

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     audit_path: Path = Field(
         default_factory=_default_audit_path, description="JSON Lines audit file; one record per tool call."
     )
+    audit_max_value_bytes: int = Field(
+        8192,
+        ge=1024,
+        le=1_048_576,
+        description="Longest value (bytes of JSON) kept whole in an audit record; longer: length, sha256, prefix.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level (stderr).")
 
     kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: in-cluster, then ~/.kube/config).")

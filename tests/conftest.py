@@ -126,7 +126,7 @@ async def open_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
 @pytest.fixture(scope="session")
 async def _stub_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
     audit_path = tmp_path_factory.mktemp("stub-gateway") / "audit.jsonl"
-    async with open_harness(Settings(opa_url=OpaStub.url, audit_path=audit_path)) as harness:
+    async with open_harness(Settings(opa_url=OpaStub.url, audit_path=audit_path, mode="readwrite")) as harness:
         yield harness
 
 
@@ -139,7 +139,10 @@ async def _live_gateway(tmp_path_factory: pytest.TempPathFactory, opa: OpaServer
 
 @pytest.fixture
 def gateway(_stub_gateway: Harness, opa_stub: OpaStub) -> Harness:
-    """A default gateway (readonly, no dry run, no namespace restriction) in front of the OPA stub."""
+    """A readwrite gateway (no dry run, no namespace restriction) in front of the OPA stub.
+
+    Its own floor lets everything through, so what happens is what the stub decides.
+    """
     return _stub_gateway.reset()
 
 

@@ -13,6 +13,7 @@ also import the types for annotations:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import hashlib
@@ -278,7 +279,9 @@ class CountingKube(Kube):
 
     `call` records `(method name, kwargs)` and returns the canned answer for that method, or
     raises it when it is an exception. `before_call`, when set, runs first: a test can look at
-    the world (the audit file) as it is at the moment Kubernetes would be touched.
+    (or change) the world, such as the audit file, as it is when Kubernetes would be touched.
+    `hold`, when set, is an event each call waits for once recorded: a Kubernetes that has the
+    request and has not answered yet.
 
     With `passthrough=True` it records and then calls the API for real through `Kube.call` (for
     tests of the kube layer's own error translation against a stub API server).
@@ -299,12 +302,15 @@ class CountingKube(Kube):
         self.calls: list[KubeCall] = []
         self.responses: dict[str, Any] = canned_responses()
         self.before_call: Callable[[str, dict[str, Any]], None] | None = None
+        self.hold: asyncio.Event | None = None
 
     async def call(self, method: Callable[..., Any], /, **kwargs: Any) -> Any:
         name = method.__name__
         if self.before_call is not None:
             self.before_call(name, kwargs)
         self.calls.append((name, kwargs))
+        if self.hold is not None:
+            await self.hold.wait()
         if self.passthrough:
             return await super().call(method, **kwargs)
         answer = self.responses[name]
@@ -317,6 +323,7 @@ class CountingKube(Kube):
         self.calls.clear()
         self.responses = canned_responses()
         self.before_call = None
+        self.hold = None
 
     def fail(self, method: str, error: BaseException) -> None:
         """Make every call of `method` raise `error`."""
@@ -451,7 +458,8 @@ def read_audit(path: Path) -> list[dict[str, Any]]:
 class Harness:
     """One open gateway with its in-memory MCP client, fake kube and audit file.
 
-    A harness shared between tests is `reset` before each: the fake kube forgets its calls and
+    A harness is `reset` when it opens (so `audit` starts after the gateway's own `audit_open`
+    record) and, when shared between tests, before each: the fake kube forgets its calls and
     `audit` shows only the records written since.
     """
 
@@ -502,9 +510,18 @@ async def open_harness(settings: Settings, *, kube: CountingKube | None = None) 
     gateway = Gateway.open(settings, kube=kube)
     try:
         async with Client(gateway.server) as client:
-            yield Harness(gateway=gateway, client=client, kube=kube, audit_path=settings.audit_path)
+            yield Harness(gateway=gateway, client=client, kube=kube, audit_path=settings.audit_path).reset()
     finally:
         await gateway.aclose()
+
+
+async def wait_until(condition: Callable[[], object], *, seconds: float = 10.0) -> None:
+    """Poll `condition` on the event loop until it holds; fail after `seconds`."""
+    async with asyncio.timeout(seconds):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
 
 
 def error_text(result: CallToolResult) -> str:
@@ -700,3 +717,81 @@ def serve_http(env: Mapping[str, str], directory: Path) -> Iterator[Served]:
         )
     finally:
         process.stop()
+
+
+RAW_PROTOCOL_VERSION = "2025-06-18"
+
+
+@dataclass
+class RawStdio:
+    """A `k8s-mcp-gateway serve` process spoken to in raw newline-delimited JSON-RPC.
+
+    For what no MCP client sends: malformed requests, and a look at every byte on stdout
+    (`lines` keeps each line read).
+    """
+
+    process: asyncio.subprocess.Process
+    lines: list[bytes] = field(default_factory=list)
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def response_to(self, request_id: int) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), STARTUP_TIMEOUT)
+            assert line, "the gateway closed stdout"
+            self.lines.append(line)
+            message = json.loads(line)
+            if message.get("id") == request_id:
+                return dict(message)
+
+    async def initialize(self, *, request_id: int = 1) -> dict[str, Any]:
+        """The MCP handshake as a client named `raw-client` makes it; returns the `initialize` answer."""
+        await self.send(
+            {
+                "id": request_id,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": RAW_PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw-client", "version": "1.0"},
+                },
+            }
+        )
+        answer = await self.response_to(request_id)
+        await self.send({"method": "notifications/initialized"})
+        return answer
+
+    async def close(self) -> int:
+        """End the input (the gateway shuts down), keep what is left on stdout, return the exit code."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.close()
+        rest = await asyncio.wait_for(self.process.stdout.read(), STARTUP_TIMEOUT)
+        self.lines.extend(rest.splitlines())
+        return await asyncio.wait_for(self.process.wait(), STARTUP_TIMEOUT)
+
+
+@contextlib.asynccontextmanager
+async def raw_stdio(env: Mapping[str, str], directory: Path) -> AsyncIterator[RawStdio]:
+    """A stdio gateway process with raw pipes; killed on exit if it is still running."""
+    with (directory / "stderr.log").open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            str(GATEWAY_BIN),
+            "serve",
+            "--transport",
+            "stdio",
+            env=dict(env),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        yield RawStdio(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()

@@ -60,8 +60,13 @@ def replicas(admin: ApiClient, name: str, namespace: str) -> int:
         ("list_pods", {"namespace": "../prod"}, "namespace: must be a DNS-1123 label", "invalid"),
         ("list_pods", {"namespace": "staging", "server": "https://evil"}, "server: is not an argument", "invalid"),
         ("describe_pod", {"pod_name": "secret/x", "namespace": "staging"}, "pod_name: must be a DNS-1123", "invalid"),
-        ("scale_deployment", {"deployment_name": "web", "namespace": "staging", "replicas": 9}, "readonly", "denied"),
-        ("restart_deployment", {"deployment_name": "web", "namespace": "staging"}, "readonly", "denied"),
+        (
+            "scale_deployment",
+            {"deployment_name": "web", "namespace": "staging", "replicas": 9},
+            "readonly",
+            "gateway_denied",
+        ),
+        ("restart_deployment", {"deployment_name": "web", "namespace": "staging"}, "readonly", "gateway_denied"),
     ],
 )
 async def test_refused_calls_make_no_api_request(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,27 +186,3 @@ async def test_the_dry_run_obligation_leaves_reads_alone(gateway: Harness, opa_s
     await gateway.ok(tool, arguments_for(tool))
 
     assert "dry_run" not in gateway.kube.calls[0][1]
-
-
-@pytest.mark.parametrize("tool", WRITE_TOOLS)
-async def test_a_write_whose_audit_cannot_be_written_does_not_run(
-    open_gateway: GatewayFactory, opa_stub: OpaStub, tool: str
-) -> None:
-    gateway = await open_gateway(opa_url=opa_stub.url, audit_path=Path("/dev/full"))
-
-    message = await gateway.error(tool, arguments_for(tool))
-
-    assert message == "refused: the audit record could not be written, so the write did not run"
-    assert gateway.kube.calls == []
-    assert opa_stub.decision_route.call_count == 1
-
-
-async def test_a_read_still_works_when_the_audit_cannot_be_written(
-    open_gateway: GatewayFactory, opa_stub: OpaStub, caplog: pytest.LogCaptureFixture
-) -> None:
-    gateway = await open_gateway(opa_url=opa_stub.url, audit_path=Path("/dev/full"))
-
-    await gateway.ok("list_pods")
-
-    assert gateway.kube.methods == ["list_namespaced_pod"]
-    assert "audit record for request" in caplog.text

@@ -70,7 +70,7 @@ async def test_the_read_input_document_has_every_contract_field(gateway: Harness
             "cluster_scoped": False,
             "write": False,
         },
-        "gateway": {"mode": "readonly", "dry_run": False, "cluster": CLUSTER, "namespaces": None},
+        "gateway": {"mode": "readwrite", "dry_run": False, "cluster": CLUSTER, "namespaces": None},
         "action_digest": expected_digest("get_pod_logs", arguments),
         "approval": None,
     }
@@ -253,7 +253,7 @@ async def test_the_action_digest_ignores_key_order_and_binds_every_argument(
 async def test_the_action_digest_binds_the_cluster(open_gateway: GatewayFactory, opa_stub: OpaStub) -> None:
     gateway = await open_gateway(opa_url=opa_stub.url)
     gateway.kube.cluster = "other-cluster"
-    other = await open_gateway(opa_url=opa_stub.url, kube=gateway.kube)
+    other = await open_gateway(opa_url=opa_stub.url, kube=gateway.kube, mode="readwrite")
 
     await other.ok("restart_deployment", {"deployment_name": "web"})
 

@@ -142,13 +142,22 @@ def test_a_missing_kubeconfig_stops_the_gateway_with_a_clear_message(tmp_path: P
     assert finished.stdout == ""
 
 
-def test_an_unwritable_audit_path_stops_the_gateway_with_a_clear_message(tmp_path: Path) -> None:
+UNWRITABLE_AUDIT_PATHS: dict[str, tuple[str, str]] = {
+    "a file where a directory is needed": ("kubeconfig/audit.jsonl", "File exists"),
+    "a directory": (".", "Is a directory"),
+    "a full disk": ("/dev/full", "No space left on device"),
+}
+
+
+@pytest.mark.parametrize(("where", "why"), UNWRITABLE_AUDIT_PATHS.values(), ids=UNWRITABLE_AUDIT_PATHS.keys())
+def test_an_unwritable_audit_path_stops_the_gateway_with_a_clear_message(tmp_path: Path, where: str, why: str) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server="https://127.0.0.1:1")
-    audit_path = tmp_path / "kubeconfig" / "audit.jsonl"  # a file where a directory is needed
+    audit_path = tmp_path / where  # an absolute `where` stands alone
 
     finished = _serve("--kubeconfig", str(kubeconfig), "--audit-path", str(audit_path))
 
     assert finished.returncode == 1
     assert f"cannot open the audit file {audit_path}" in finished.stderr
+    assert why in finished.stderr
     assert "Traceback" not in finished.stderr
     assert finished.stdout == ""
