@@ -77,6 +77,7 @@ from kubernetes.client import (
 )
 
 from gateway.kube import Kube, load_api_client
+from gateway.opa_token import TOKEN_FILE, write_token
 from gateway.sandbox.opa import POLICY_DIR, OpaServer
 from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.server import Gateway
@@ -669,13 +670,22 @@ class Served:
         return self.records()[-1]
 
 
-def served_env(directory: Path, *, opa: OpaServer, kubeconfig: Path) -> dict[str, str]:
-    """A clean environment for a gateway process of `opa`: nothing of the developer's shell leaks in."""
+def served_env(directory: Path, *, opa: OpaServer | str, kubeconfig: Path) -> dict[str, str]:
+    """A clean environment for a gateway process of `opa`: nothing of the developer's shell leaks in.
+
+    `opa` is a running OPA, or the URL of one that is not there (with a token of its own), for
+    tests of a gateway that cannot get a decision.
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    if isinstance(opa, str):
+        write_token(directory / "opa-token")
+        opa_environment = {"K8S_MCP_OPA_URL": opa, "K8S_MCP_OPA_TOKEN_FILE": str(directory / "opa-token" / TOKEN_FILE)}
+    else:
+        opa_environment = opa.environment()
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(directory),
-        **opa.environment(),
+        **opa_environment,
         "K8S_MCP_AUDIT_PATH": str(directory / "audit.jsonl"),
         "K8S_MCP_KUBECONFIG": str(kubeconfig),
         "K8S_MCP_LOG_LEVEL": "DEBUG",

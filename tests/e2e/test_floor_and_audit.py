@@ -72,7 +72,7 @@ async def test_the_floor_refuses_a_write_an_allow_all_policy_allows(
 ) -> None:
     before = replicas(admin, "web", "prod")
 
-    with serve_http(cluster_env(tmp_path, cluster, allow_all.url, **settings), tmp_path) as served:
+    with serve_http(cluster_env(tmp_path, cluster, allow_all, **settings), tmp_path) as served:
         message, record = await refused_without_api_requests(cluster, served, "scale_deployment", SCALE_PROD_TO_ZERO)
 
     assert message.startswith("denied by the gateway: ")
@@ -84,13 +84,14 @@ async def test_the_floor_refuses_a_write_an_allow_all_policy_allows(
 async def test_a_dry_run_gateway_sends_an_allowed_write_as_a_server_dry_run(
     tmp_path: Path, cluster: LocalCluster, admin: ApiClient, allow_all: OpaServer
 ) -> None:
-    before = replicas(admin, "web", "prod")
-    env = cluster_env(tmp_path, cluster, allow_all.url, K8S_MCP_MODE="readwrite", K8S_MCP_DRY_RUN="true")
+    """In staging, where the gateway's RBAC allows the patch: only the dry run keeps it from landing."""
+    before = replicas(admin, "web", "staging")
+    env = cluster_env(tmp_path, cluster, allow_all, K8S_MCP_MODE="readwrite", K8S_MCP_DRY_RUN="true")
 
     with serve_http(env, tmp_path) as served:
         mark = cluster.audit.mark()
         async with served.client() as client:
-            result = await client.call_tool("scale_deployment", {**SCALE_PROD_TO_ZERO, "dry_run": False})
+            result = await client.call_tool("scale_deployment", {**SCALE_PROD_TO_ZERO, "namespace": "staging", "dry_run": False})
 
     assert not result.is_error
     assert result.structured_content is not None
@@ -98,7 +99,7 @@ async def test_a_dry_run_gateway_sends_an_allowed_write_as_a_server_dry_run(
     assert cluster.audit.wait_count(1, since=mark, user=GATEWAY_USER, verb="patch", resource="deployments/scale") == 1
     [patch] = [event for event in cluster.audit.events(since=mark) if event["verb"] == "patch"]
     assert "dryRun=All" in patch["requestURI"]
-    assert replicas(admin, "web", "prod") == before > 0
+    assert replicas(admin, "web", "staging") == before > 0
 
 
 class HoldingRelay:

@@ -50,7 +50,7 @@ def assert_not_run(gateway: Harness, outcome: str) -> dict[str, Any]:
 async def test_writes_are_denied_by_the_default_policy(
     open_gateway: GatewayFactory, opa: OpaServer, tool: str, namespace: str
 ) -> None:
-    gateway = await open_gateway(opa_url=opa.url, mode="readwrite")
+    gateway = await open_gateway(**opa.settings(), mode="readwrite")
 
     message = await gateway.error(tool, arguments_for(tool, namespace=namespace))
 

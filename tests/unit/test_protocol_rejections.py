@@ -32,7 +32,7 @@ async def test_a_malformed_tools_call_is_answered_with_an_error_and_audited(
     tmp_path: Path, unused_tcp_port: int
 ) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server=f"https://127.0.0.1:{unused_tcp_port}")
-    env = served_env(tmp_path, opa_url=f"http://127.0.0.1:{unused_tcp_port}", kubeconfig=kubeconfig)
+    env = served_env(tmp_path, opa=f"http://127.0.0.1:{unused_tcp_port}", kubeconfig=kubeconfig)
     answers = []
 
     async with raw_stdio(env, tmp_path) as raw:
