@@ -1,7 +1,8 @@
 """`k8s-mcp-gateway`: the command line.
 
-`serve` runs the gateway; each setting of `gateway.settings.Settings` is also a flag, generated
-from the model so names, defaults and help never drift. A flag beats its `K8S_MCP_*` variable.
+`serve` runs the gateway and `approvals` decides its approval requests; each setting of
+`gateway.settings.Settings` is also a flag of both, generated from the model so names, defaults
+and help never drift. A flag beats its `K8S_MCP_*` variable.
 Logs go to stderr: on stdio, stdout is the protocol channel.
 """
 
@@ -19,6 +20,8 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from gateway import __version__
+from gateway.approvals import commands as approvals
+from gateway.approvals.store import StoreOpenError
 from gateway.kube import KubeConfigError
 from gateway.server import Gateway
 from gateway.settings import Settings
@@ -63,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
     _add_settings_flags(serve)
     demo = commands.add_parser("demo", help="Start a local cluster, OPA and the gateway, and show the rules at work.")
     demo.add_argument("--once", action="store_true", help="Exit after the scripted session.")
+    approvals.add_commands(
+        commands.add_parser("approvals", help=approvals.HELP, description=approvals.DESCRIPTION),
+        settings_flags=_add_settings_flags,
+    )
     return root
 
 
@@ -90,6 +97,8 @@ async def _serve(settings: Settings) -> None:
         raise SystemExit(f"{exc}\nPass --kubeconfig/--context, or try `make demo` for an embedded cluster.") from None
     except OSError as exc:
         raise SystemExit(f"cannot open the audit file {settings.audit_path}: {exc}") from None
+    except StoreOpenError as exc:
+        raise SystemExit(str(exc)) from None
     log.info(
         "k8s-mcp-gateway %s: %s transport, cluster %s, OPA %s, audit %s",
         __version__,
@@ -120,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     settings = load_settings(vars(args))
     _configure_logging(settings.log_level)
+    if args.command == "approvals":
+        approvals.run(args, settings)
+        return
     asyncio.run(_serve(settings))
 
 
