@@ -1,7 +1,8 @@
 """The catalog: the one table that says what each tool does to Kubernetes.
 
 For every tool it names the Kubernetes action in the vocabulary of RBAC and admission review
-(verb, group, resource, subresource, namespace, name) and the MCP annotations clients show. The
+(verb, group, resource, subresource, namespace, name) and the MCP annotations clients show; the
+approval tools act on the gateway's own `approvals`, named the same way in their own API group. The
 guard reads it to build the policy input; the server reads it to register the tools. Tool modules
 know Kubernetes, the guard knows OPA, and this table is the only place that knows both.
 """
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
+from gateway.approvals import tools as approvals
+from gateway.approvals.tools import GATEWAY_GROUP
+from gateway.preview import PreviewFunction
 from gateway.tools import deployments, events, namespaces, nodes, pods
 from gateway.validation import arguments_model
 
@@ -58,6 +62,10 @@ class Entry:
     action: ActionTemplate
     destructive: bool = False
     idempotent: bool = True
+    preview: PreviewFunction | None = None
+    """For a write: the object now and after the tool's own call as a dry run (`gateway.preview`)."""
+    uses: Literal["kube", "approvals"] = "kube"
+    """What the handler's first parameter is: the Kubernetes client or the approval service."""
     arguments: type[BaseModel] = field(init=False)
     tool_document: dict[str, Any] = field(init=False)
     """`input.tool`, built once: every call of this tool sends the same one."""
@@ -122,6 +130,7 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=False,
+        preview=deployments.preview_restart,
     ),
     Entry(
         handler=deployments.scale_deployment,
@@ -135,6 +144,19 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=True,
+        preview=deployments.preview_scale,
+    ),
+    Entry(
+        handler=approvals.get_approval,
+        action=ActionTemplate(
+            verb="get", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True, name_arg="approval_id"
+        ),
+        uses="approvals",
+    ),
+    Entry(
+        handler=approvals.list_my_approvals,
+        action=ActionTemplate(verb="list", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True),
+        uses="approvals",
     ),
 )
 

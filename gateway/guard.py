@@ -1,7 +1,8 @@
 """The guard: FastMCP middleware that puts OPA in front of every tool call and every listing.
 
-For `tools/call` it validates the arguments, builds the versioned input document, asks OPA,
-enforces the decision (deny, approval required, or allow with obligations applied), writes the
+For `tools/call` it validates the arguments, builds the versioned input document, asks OPA
+(through the approval flow, which carries the approval a write names and answers a write that
+waits for one), enforces the decision (deny, or allow with obligations applied), writes the
 audit record, and only then lets the call through to the tool. For `tools/list` it asks OPA once
 which tools this principal could be allowed and hides the rest; the listing is a courtesy, every
 call is decided again. It runs on every transport: FastMCP's own auth checks are skipped on stdio,
@@ -24,9 +25,10 @@ import mcp_types as mt
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
 
+from gateway.approvals.flow import ApprovalFlow
 from gateway.audit import AuditLog
 from gateway.catalog import Catalog, Entry
-from gateway.errors import ApprovalRequired, Denied, GatewayError, PolicyUnavailable, UnknownTool
+from gateway.errors import ApprovalRefused, ApprovalRequired, Denied, GatewayError, PolicyUnavailable, UnknownTool
 from gateway.identity import StdioIdentity, Transport, principal
 from gateway.policy import Decision, PolicyClient
 from gateway.validation import validate_arguments
@@ -89,12 +91,14 @@ class Guard(Middleware):
         audit: AuditLog,
         gateway: GatewayState,
         stdio_identity: StdioIdentity,
+        approvals: ApprovalFlow,
     ) -> None:
         self.catalog = catalog
         self.policy = policy
         self.audit = audit
         self.gateway = gateway
         self.stdio_identity = stdio_identity
+        self.approvals = approvals
         self._gateway_document = gateway.document()
 
     async def on_call_tool(
@@ -126,11 +130,19 @@ class Guard(Middleware):
             entry = self.catalog.get(params.name)
             if entry is None:
                 raise UnknownTool(params.name)
-            arguments = validate_arguments(entry.arguments, raw_arguments)
+            tool_arguments, carried = self.approvals.split(write=entry.action.write, raw=raw_arguments)
+            record.update(carried.audit)
+            arguments = validate_arguments(entry.arguments, tool_arguments)
             document = self._input(entry, arguments, request, record["principal"])
             record.update(arguments=arguments, action=document["action"], action_digest=document["action_digest"])
-            decision = await self.policy.decide(document)
+            # OPA decides, with the approval the call names; a call waiting for one is answered here.
+            settled = await self.approvals.settle(document, carried, context.fastmcp_context)
+            decision = settled.decision
             record.update(decision_id=decision.decision_id, allow=decision.allow, reasons=decision.reasons)
+            record.update(settled.audit)
+            if settled.answer is not None:
+                record["outcome"] = settled.outcome
+                return settled.answer
             self._enforce(decision)
             narrowed = apply_obligations(arguments, decision)
             record["arguments"] = narrowed
@@ -145,6 +157,8 @@ class Guard(Middleware):
             if isinstance(exc, PolicyUnavailable):
                 record["reasons"] = ["policy unavailable"]
                 record["policy_error"] = exc.detail
+            if isinstance(exc, ApprovalRefused):
+                record["approval_id"] = exc.approval_id
             raise
         except Exception as exc:
             log.exception("tool %s failed", params.name)
