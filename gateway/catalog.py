@@ -2,8 +2,9 @@
 
 For every tool it names the Kubernetes action in the vocabulary of RBAC and admission review
 (verb, group, resource, subresource, namespace, name), the other API calls its handler makes, and
-the MCP annotations clients show. The guard reads it to build the policy input; the server reads
-it to register the tools; `gateway.rbac` reads it to generate the gateway's RBAC. Tool modules
+the MCP annotations clients show; the approval tools act on the gateway's own `approvals`, named
+the same way in their own API group. The guard reads it to build the policy input; the server
+reads it to register the tools; `gateway.rbac` reads it to generate the gateway's RBAC. Tool modules
 know Kubernetes, the guard knows OPA, and this table is the only place that knows both.
 """
 
@@ -11,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
+from gateway.approvals import tools as approvals
+from gateway.approvals.tools import GATEWAY_GROUP
+from gateway.preview import PreviewFunction
 from gateway.tools import deployments, events, namespaces, nodes, pods
 from gateway.validation import arguments_model
 
@@ -73,6 +77,10 @@ class Entry:
     extra_calls: tuple[ApiCall, ...] = ()
     destructive: bool = False
     idempotent: bool = True
+    preview: PreviewFunction | None = None
+    """For a write: the object now and after the tool's own call as a dry run (`gateway.preview`)."""
+    uses: Literal["kube", "approvals"] = "kube"
+    """What the handler's first parameter is: the Kubernetes client or the approval service."""
     arguments: type[BaseModel] = field(init=False)
     tool_document: dict[str, Any] = field(init=False)
     """`input.tool`, built once: every call of this tool sends the same one."""
@@ -145,6 +153,7 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=False,
+        preview=deployments.preview_restart,
     ),
     Entry(
         handler=deployments.scale_deployment,
@@ -158,6 +167,19 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=True,
+        preview=deployments.preview_scale,
+    ),
+    Entry(
+        handler=approvals.get_approval,
+        action=ActionTemplate(
+            verb="get", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True, name_arg="approval_id"
+        ),
+        uses="approvals",
+    ),
+    Entry(
+        handler=approvals.list_my_approvals,
+        action=ActionTemplate(verb="list", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True),
+        uses="approvals",
     ),
 )
 

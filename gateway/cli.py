@@ -1,8 +1,9 @@
 """`k8s-mcp-gateway`: the command line.
 
-`serve` runs the gateway; each setting of `gateway.settings.Settings` is also a flag, generated
-from the model so names, defaults and help never drift. A flag beats its `K8S_MCP_*` variable.
-`opa-token` creates the token that locks OPA's API to the gateway, before either starts.
+`serve` runs the gateway and `approvals` decides its approval requests; each setting of
+`gateway.settings.Settings` is also a flag of both, generated from the model so names, defaults
+and help never drift. A flag beats its `K8S_MCP_*` variable. `opa-token` creates the token that
+locks OPA's API to the gateway, before either starts; `rbac` prints the gateway's RBAC.
 Logs go to stderr: on stdio, stdout is the protocol channel.
 """
 
@@ -21,6 +22,8 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from gateway import __version__, rbac
+from gateway.approvals import commands as approvals
+from gateway.approvals.store import StoreOpenError
 from gateway.catalog import Catalog
 from gateway.kube import KubeConfigError
 from gateway.opa_token import DATA_FILE, TOKEN_FILE, TokenError, write_token
@@ -67,6 +70,10 @@ def parser() -> argparse.ArgumentParser:
     _add_settings_flags(serve)
     demo = commands.add_parser("demo", help="Start a local cluster, OPA and the gateway, and show the rules at work.")
     demo.add_argument("--once", action="store_true", help="Exit after the scripted session.")
+    approvals.add_commands(
+        commands.add_parser("approvals", help=approvals.HELP, description=approvals.DESCRIPTION),
+        settings_flags=_add_settings_flags,
+    )
     rbac = commands.add_parser(
         "rbac", help="Print the least-privilege RBAC for the catalog and a policy data file (deploy/rbac.yaml)."
     )
@@ -118,6 +125,8 @@ async def _serve(settings: Settings) -> None:
         raise SystemExit(str(exc)) from None
     except OSError as exc:
         raise SystemExit(f"cannot open the audit file {settings.audit_path}: {exc}") from None
+    except StoreOpenError as exc:
+        raise SystemExit(str(exc)) from None
     log.info(
         "k8s-mcp-gateway %s: %s transport, cluster %s, OPA %s, audit %s",
         __version__,
@@ -169,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     settings = load_settings(vars(args))
     _configure_logging(settings.log_level)
+    if args.command == "approvals":
+        approvals.run(args, settings)
+        return
     asyncio.run(_serve(settings))
 
 

@@ -2,13 +2,14 @@
 
 For `tools/call` it validates the arguments, builds the versioned input document, applies the
 gateway's own floor (its mode and namespace switches refuse, its dry-run switch narrows, whatever
-the policy says), asks OPA, enforces the decision (deny, approval required, or allow with
-obligations applied), makes sure the call's audit record can be written, and only then lets the
-call through to the tool. A `tools/call` the MCP layer rejects before that (its params do not
-parse) is audited too. For `tools/list` it asks OPA once which tools this principal could be
-allowed and hides the rest; the listing is a courtesy, every call is decided again. It runs on
-every transport: FastMCP's own auth checks are skipped on stdio, this is not. It knows OPA and
-nothing about Kubernetes.
+the policy says), asks OPA (through the approval flow, which carries the approval a write names
+and answers a write that waits for one), enforces the decision (deny, or allow with obligations
+applied), makes sure the call's audit record can be written, and only then lets the call through
+to the tool. A `tools/call` the MCP layer rejects before that (its params do not parse) is audited
+too. For `tools/list` it asks OPA once which tools this principal could be allowed and hides the
+rest; the listing is a courtesy, every call is decided again. It runs on every transport:
+FastMCP's own auth checks are skipped on stdio, this is not. It knows OPA and nothing about
+Kubernetes.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
 from pydantic import ValidationError
 
+from gateway.approvals.flow import ApprovalFlow
 from gateway.audit import AuditLog, utc_now
 from gateway.catalog import Catalog, Entry
 from gateway.errors import (
+    ApprovalRefused,
     ApprovalRequired,
     AuditUnavailable,
     Denied,
@@ -129,12 +132,14 @@ class Guard(Middleware):
         audit: AuditLog,
         gateway: GatewayState,
         stdio_identity: StdioIdentity,
+        approvals: ApprovalFlow,
     ) -> None:
         self.catalog = catalog
         self.policy = policy
         self.audit = audit
         self.gateway = gateway
         self.stdio_identity = stdio_identity
+        self.approvals = approvals
         self._gateway_document = gateway.document()
 
     async def on_call_tool(
@@ -146,9 +151,10 @@ class Guard(Middleware):
         params = context.message
         request = self._request(context)
         record = _call_record(request, tool=params.name, arguments=dict(params.arguments or {}))
+        ran = False
         try:
             result = await self._run(context, call_next, request, record)
-            record["outcome"] = "ok"
+            ran = True
         except GatewayError as exc:
             record["outcome"] = exc.outcome
             record["error"] = str(exc)
@@ -157,6 +163,8 @@ class Guard(Middleware):
             if isinstance(exc, PolicyUnavailable):
                 record["reasons"] = ["policy unavailable"]
                 record["policy_error"] = exc.detail
+            if isinstance(exc, ApprovalRefused):
+                record["approval_id"] = exc.approval_id
             raise
         except asyncio.CancelledError:
             # A write handed to Kubernetes keeps its "sent": it may have been applied.
@@ -170,12 +178,12 @@ class Guard(Middleware):
             raise GatewayError(f"internal error in {params.name}; see the gateway log") from None
         finally:
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            if record["outcome"] != "ok":
+            if not ran:
                 await self.audit.record(record)
         try:
             await self.audit.append(record)
         except AuditUnavailable:
-            if record["action"]["write"]:
+            if record["outcome"] == "ok" and record["action"]["write"]:
                 return result  # it ran; its fsynced write_intent record stands for it
             raise AuditUnavailable(withheld=True) from None
         return result
@@ -193,12 +201,20 @@ class Guard(Middleware):
         entry = self.catalog.get(params.name)
         if entry is None:
             raise UnknownTool(params.name)
-        arguments = validate_arguments(entry.arguments, record["arguments"])
+        tool_arguments, carried = self.approvals.split(write=entry.action.write, raw=record["arguments"])
+        record.update(carried.audit)
+        arguments = validate_arguments(entry.arguments, tool_arguments)
         document = self._input(entry, arguments, request, record["principal"])
         record.update(arguments=arguments, action=document["action"], action_digest=document["action_digest"])
         self.gateway.refuse(document["action"])
-        decision = await self.policy.decide(document)
+        # OPA decides, with the approval the call names; a call waiting for one is answered here.
+        settled = await self.approvals.settle(document, carried, context.fastmcp_context)
+        decision = settled.decision
         record.update(decision_id=decision.decision_id, allow=decision.allow, reasons=decision.reasons)
+        record.update(settled.audit)
+        if settled.answer is not None:
+            record["outcome"] = settled.outcome
+            return settled.answer
         self._enforce(decision)
         write = entry.action.write
         narrowed = self.gateway.narrow(
@@ -210,7 +226,9 @@ class Guard(Middleware):
             record["outcome"] = "sent"
         else:
             await self.audit.ready()
-        return await call_next(context.copy(message=params.model_copy(update={"arguments": narrowed})))
+        result = await call_next(context.copy(message=params.model_copy(update={"arguments": narrowed})))
+        record["outcome"] = "ok"
+        return result
 
     async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
         """Audit a `tools/call` the MCP layer rejects before `on_call_tool`: its params do not parse.

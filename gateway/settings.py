@@ -106,6 +106,21 @@ class Settings(BaseSettings):
         8, ge=1, le=64, description="Threads for Kubernetes calls, so they never block the event loop."
     )
 
+    approvals_path: Path | None = Field(
+        None, description="SQLite file of approval requests (default: approvals.db beside the audit file)."
+    )
+    approvals_max_wait: int = Field(
+        300, ge=0, le=3600, description="Most seconds a write may wait for its approval (its wait_seconds)."
+    )
+    approvals_confirm_timeout: float = Field(
+        120.0, gt=0, le=3600, description="Seconds to wait for the user to answer a confirmation request."
+    )
+
+    @property
+    def approvals_file(self) -> Path:
+        """The approval store: `approvals_path`, or approvals.db in the audit file's directory."""
+        return self.approvals_path or self.audit_path.with_name("approvals.db")
+
     @field_validator("namespaces", "principal_groups", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:

@@ -70,6 +70,14 @@ actions := {
 		"verb": "patch", "group": "apps", "resource": "deployments", "subresource": "scale",
 		"namespace": "default", "name": "web", "cluster_scoped": false, "write": true,
 	},
+	"get_approval": {
+		"verb": "get", "group": "k8s-mcp-gateway", "resource": "approvals", "subresource": "",
+		"namespace": null, "name": "apr-1", "cluster_scoped": true, "write": false,
+	},
+	"list_my_approvals": {
+		"verb": "list", "group": "k8s-mcp-gateway", "resource": "approvals", "subresource": "",
+		"namespace": null, "name": null, "cluster_scoped": true, "write": false,
+	},
 }
 
 base_input := {

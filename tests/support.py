@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import copy
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -76,6 +77,7 @@ from kubernetes.client import (
     VersionInfo,
 )
 
+from gateway import cli
 from gateway.kube import Kube, load_api_client
 from gateway.opa_token import TOKEN_FILE, write_token
 from gateway.sandbox.opa import POLICY_DIR, OpaServer
@@ -92,7 +94,7 @@ STUB_OPA_URL = "http://opa.test:8181"
 DECISION_PATH = "/v1/data/mcp/authz/decision"
 VISIBILITY_PATH = "/v1/data/mcp/authz/visible_tools"
 
-READ_TOOLS = (
+KUBE_READ_TOOLS = (
     "list_namespaces",
     "list_pods",
     "get_pod_logs",
@@ -103,9 +105,12 @@ READ_TOOLS = (
     "list_events",
 )
 WRITE_TOOLS = ("restart_deployment", "scale_deployment")
-ALL_TOOLS = READ_TOOLS + WRITE_TOOLS
+# Reads of the gateway's own approval requests: no Kubernetes call, no namespace.
+APPROVAL_TOOLS = ("get_approval", "list_my_approvals")
+READ_TOOLS = KUBE_READ_TOOLS + APPROVAL_TOOLS
+ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + APPROVAL_TOOLS
 CLUSTER_SCOPED_TOOLS = ("list_namespaces", "get_node_status")
-NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS)
+NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS + APPROVAL_TOOLS)
 
 # The smallest valid arguments of each tool (namespace left to its default).
 VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
@@ -119,6 +124,8 @@ VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "list_events": {},
     "restart_deployment": {"deployment_name": "web"},
     "scale_deployment": {"deployment_name": "web", "replicas": 2},
+    "get_approval": {"approval_id": "x" * 32},
+    "list_my_approvals": {},
 }
 
 # The Kubernetes API method each tool calls first.
@@ -269,6 +276,7 @@ def canned_responses() -> dict[str, Any]:
             compiler="gc",
             platform="linux/amd64",
         ),
+        "read_namespaced_deployment_scale": V1Scale(spec=V1ScaleSpec(replicas=2)),
     }
 
 
@@ -333,6 +341,11 @@ class CountingKube(Kube):
     @property
     def methods(self) -> list[str]:
         return [name for name, _ in self.calls]
+
+    @property
+    def writes(self) -> list[KubeCall]:
+        """The calls that would change the cluster: patches not sent as server-side dry runs."""
+        return [(name, kw) for name, kw in self.calls if name.startswith("patch_") and kw["dry_run"] is None]
 
 
 def passthrough_kube(kubeconfig: Path, *, timeout: float = 0.3) -> CountingKube:
@@ -498,6 +511,15 @@ class Harness:
     def tool_calls(self) -> list[dict[str, Any]]:
         return [record for record in self.audit() if record["event"] == "tool_call"]
 
+    def events(self, approval_id: str) -> list[str]:
+        """The approval steps the audit trail records for `approval_id`, oldest first."""
+        return [r["event"] for r in self.audit() if r.get("approval_id") == approval_id and r["event"] != "tool_call"]
+
+    async def approvals(self, *argv: str, principal: str = "bob", groups: str = "sre-leads") -> CliRun:
+        """`k8s-mcp-gateway approvals ARGV` on this gateway's store and audit file, as `principal`."""
+        store = ["--approvals-path", str(self.gateway.approvals.path), "--audit-path", str(self.audit_path)]
+        return await run_cli("approvals", *argv, "--principal", principal, "--principal-groups", groups, *store)
+
     def last_call(self) -> dict[str, Any]:
         records = self.tool_calls()
         assert records, "no tool_call audit record"
@@ -523,6 +545,33 @@ async def wait_until(condition: Callable[[], object], *, seconds: float = 10.0) 
             if condition():
                 return
             await asyncio.sleep(0.01)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CliRun:
+    """How one command line ended: its exit status and what it wrote."""
+
+    code: int
+    out: str
+    err: str
+
+
+async def run_cli(*argv: str) -> CliRun:
+    """`k8s-mcp-gateway ARGV` run by `gateway.cli.main` in a worker thread (it runs its own event loop)."""
+
+    def run() -> CliRun:
+        out, err = io.StringIO(), io.StringIO()
+        code: int = 0
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main(list(argv))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+                if isinstance(exc.code, str):
+                    err.write(exc.code)
+        return CliRun(code=code, out=out.getvalue(), err=err.getvalue())
+
+    return await asyncio.to_thread(run)
 
 
 def error_text(result: CallToolResult) -> str:

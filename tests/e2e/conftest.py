@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient
+from kubernetes.client import ApiClient, AppsV1Api
 
 from gateway.sandbox.cluster import GATEWAY_CONTEXT, LocalCluster
 from gateway.sandbox.opa import OpaServer
@@ -75,3 +75,15 @@ def writer(
     env = cluster_env(directory, cluster, policy_opa(WRITABLE_STAGING), K8S_MCP_MODE="readwrite")
     with serve_http(env, directory) as served:
         yield served
+
+
+def replicas(admin: ApiClient, name: str, namespace: str) -> int:
+    return int(AppsV1Api(admin).read_namespaced_deployment(name, namespace).spec.replicas)
+
+
+@pytest.fixture
+def restore_web(admin: ApiClient) -> Iterator[None]:
+    """Write tests share the session's cluster: put staging/web back as the seed left it."""
+    before = replicas(admin, "web", "staging")
+    yield
+    AppsV1Api(admin).patch_namespaced_deployment_scale("web", "staging", {"spec": {"replicas": before}})

@@ -24,7 +24,7 @@ from gateway.kube import Kube
 from gateway.sandbox.binaries import find_binary
 from gateway.sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
 from gateway.sandbox.opa import OpaServer
-from tests.e2e.conftest import cluster_env
+from tests.e2e.conftest import cluster_env, replicas
 from tests.support import Served, error_text, serve_http, write_kubeconfig
 
 pytestmark = pytest.mark.e2e
@@ -45,10 +45,6 @@ async def refused_without_api_requests(
     cluster.audit.wait_count(1, since=mark, user=GATEWAY_USER, verb="list", resource="namespaces")
     assert cluster.audit.count(since=mark, user=GATEWAY_USER) == 1
     return error_text(refused), record
-
-
-def replicas(admin: ApiClient, name: str, namespace: str) -> int:
-    return int(AppsV1Api(admin).read_namespaced_deployment(name, namespace).spec.replicas)
 
 
 @pytest.mark.parametrize(
@@ -85,19 +81,27 @@ async def test_refused_calls_make_no_api_request(
     assert replicas(admin, "web", "staging") == before
 
 
-async def test_a_write_needing_approval_makes_no_api_request(cluster: LocalCluster, writer: Served) -> None:
+async def test_a_write_needing_approval_changes_nothing(cluster: LocalCluster, writer: Served) -> None:
+    """The pending request's preview reads the object (here: none in `default`); nothing is written."""
     arguments = {"deployment_name": "web", "namespace": "default", "replicas": 1}
-    message, record = await refused_without_api_requests(cluster, writer, "scale_deployment", arguments)
-    assert "approval required: 1 approval from group:sre-leads" in message
-    assert record["outcome"] == "approval_required"
+    mark = cluster.audit.mark()
+    async with writer.client() as client:
+        pending = await client.call_tool("scale_deployment", arguments)
+        record = writer.last_record()
+        sentinel = await client.call_tool(*SENTINEL, raise_on_error=False)
+    assert not sentinel.is_error
+    cluster.audit.wait_count(1, since=mark, user=GATEWAY_USER, verb="list", resource="namespaces")
+
+    assert pending.structured_content is not None
+    assert pending.structured_content["message"] == "approval required: 1 approval from group:sre-leads"
+    assert pending.structured_content["preview"]["summary"][0].startswith("no preview: Kubernetes API not found (404)")
+    assert record["outcome"] == "approval_pending"
+    requests = [(e["verb"], e["objectRef"]["resource"]) for e in cluster.audit.events(since=mark) if is_gateway(e)]
+    assert requests == [("get", "deployments"), ("list", "namespaces")]
 
 
-@pytest.fixture
-def restore_web(admin: ApiClient) -> Iterator[None]:
-    """Write tests share the session's cluster: put staging/web back as the seed left it."""
-    before = replicas(admin, "web", "staging")
-    yield
-    AppsV1Api(admin).patch_namespaced_deployment_scale("web", "staging", {"spec": {"replicas": before}})
+def is_gateway(event: dict[str, Any]) -> bool:
+    return bool(event["user"]["username"] == GATEWAY_USER)
 
 
 @pytest.mark.usefixtures("restore_web")

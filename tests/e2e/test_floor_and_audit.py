@@ -91,7 +91,9 @@ async def test_a_dry_run_gateway_sends_an_allowed_write_as_a_server_dry_run(
     with serve_http(env, tmp_path) as served:
         mark = cluster.audit.mark()
         async with served.client() as client:
-            result = await client.call_tool("scale_deployment", {**SCALE_PROD_TO_ZERO, "namespace": "staging", "dry_run": False})
+            result = await client.call_tool(
+                "scale_deployment", {**SCALE_PROD_TO_ZERO, "namespace": "staging", "dry_run": False}
+            )
 
     assert not result.is_error
     assert result.structured_content is not None

@@ -40,6 +40,13 @@ def assert_not_run(gateway: Harness, outcome: str) -> dict[str, Any]:
     return record
 
 
+def assert_not_written(gateway: Harness, outcome: str) -> None:
+    """Only the preview reached the fake kube: a read and the write's own call as a dry run."""
+    assert gateway.kube.writes == []
+    assert len(gateway.kube.calls) == 2
+    assert (gateway.last_call()["outcome"], gateway.last_call()["allow"]) == (outcome, False)
+
+
 # --------------------------------------------------------------------------------------------
 # Rule 1: read-only by default
 # --------------------------------------------------------------------------------------------
@@ -202,11 +209,12 @@ async def test_an_enabled_write_needs_an_approval(
 ) -> None:
     gateway = await open_gateway(**policy_opa(READWRITE).settings(), mode="readwrite")
 
-    message = await gateway.error(tool, arguments_for(tool, namespace=namespace))
+    pending = await gateway.ok(tool, arguments_for(tool, namespace=namespace))
 
-    assert "approval required" in message
-    assert f"from {approvers}" in message
-    assert_not_run(gateway, "approval_required")
+    assert pending["status"] == "pending_approval"
+    assert pending["message"].startswith(f"approval required: 1 approval from {approvers}")
+    assert pending["approvers"] == [approvers]
+    assert_not_written(gateway, "approval_pending")
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["for real", "asked to dry-run"])
@@ -240,10 +248,10 @@ async def test_approval_is_still_needed_outside_the_exempt_namespace(
 ) -> None:
     gateway = await open_gateway(**policy_opa(NO_APPROVAL_IN_STAGING).settings(), mode="readwrite")
 
-    message = await gateway.error("restart_deployment", {"deployment_name": "web", "namespace": "default"})
+    pending = await gateway.ok("restart_deployment", {"deployment_name": "web", "namespace": "default"})
 
-    assert "from group:sre-leads" in message
-    assert_not_run(gateway, "approval_required")
+    assert pending["approvers"] == ["group:sre-leads"]
+    assert_not_written(gateway, "approval_pending")
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 from tests.conftest import GatewayFactory
 from tests.support import (
     KUBE_METHOD,
+    KUBE_READ_TOOLS,
     LOG_TEXT,
-    READ_TOOLS,
     WRITE_TOOLS,
     Harness,
     OpaStub,
@@ -96,16 +96,28 @@ APPROVAL = {"required": True, "approvers": ["group:sre-leads"], "count": 1, "ttl
 @pytest.mark.parametrize(
     "reasons", [["approval required: 1 approval from group:sre-leads"], []], ids=["with reasons", "without reasons"]
 )
-async def test_approval_required_says_so_and_kube_is_not_called(
+async def test_approval_required_answers_with_a_pending_request_and_writes_nothing(
     open_gateway: GatewayFactory, opa_stub: OpaStub, reasons: list[str]
 ) -> None:
     gateway = await open_gateway(opa_url=opa_stub.url, mode="readwrite")
     opa_stub.decide(decision(allow=False, reasons=reasons, approval=APPROVAL))
 
-    message = await gateway.error("scale_deployment", arguments_for("scale_deployment", namespace="staging"))
+    pending = await gateway.ok("scale_deployment", arguments_for("scale_deployment", namespace="staging"))
 
-    assert "approval" in message
-    assert "group:sre-leads" in message
+    assert pending["status"] == "pending_approval"
+    assert pending["message"].startswith("approval required: 1 ")
+    assert "group:sre-leads" in pending["message"]
+    assert gateway.kube.writes == []
+    assert gateway.last_call()["outcome"] == "approval_pending"
+
+
+async def test_a_read_the_policy_wants_approved_is_denied_saying_so(gateway: Harness, opa_stub: OpaStub) -> None:
+    """Only writes carry approvals; a policy that asks one for a read gets a plain refusal."""
+    opa_stub.decide(decision(allow=False, reasons=[], approval=APPROVAL))
+
+    message = await gateway.error("list_pods")
+
+    assert message == "denied by policy: approval required: 1 approval(s) from group:sre-leads"
     assert gateway.kube.calls == []
     assert gateway.last_call()["outcome"] == "approval_required"
 
@@ -179,7 +191,7 @@ async def test_a_write_the_agent_asks_to_dry_run_is_a_dry_run(gateway: Harness, 
     assert gateway.kube.calls[0][1]["dry_run"] == "All"
 
 
-@pytest.mark.parametrize("tool", READ_TOOLS)
+@pytest.mark.parametrize("tool", KUBE_READ_TOOLS)
 async def test_the_dry_run_obligation_leaves_reads_alone(gateway: Harness, opa_stub: OpaStub, tool: str) -> None:
     opa_stub.decide(decision(allow=True, obligations={"max_log_lines": 500, "dry_run": True}))
 

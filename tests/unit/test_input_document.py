@@ -15,6 +15,7 @@ from fastmcp import Client
 from tests.conftest import GatewayFactory
 from tests.support import (
     ALL_TOOLS,
+    APPROVAL_TOOLS,
     CLUSTER,
     READ_TOOLS,
     WRITE_TOOLS,
@@ -298,7 +299,8 @@ async def test_the_listing_input_describes_the_whole_catalog(open_gateway: Gatew
         assert (action["namespace"], action["name"]) == (None, None)
         assert action["write"] is (entry["tool"]["name"] in WRITE_TOOLS)
         assert entry["tool"]["read_only"] is not action["write"]
-        assert action["cluster_scoped"] is (entry["tool"]["name"] in {"list_namespaces", "get_node_status"})
+        cluster_scoped = {"list_namespaces", "get_node_status", *APPROVAL_TOOLS}
+        assert action["cluster_scoped"] is (entry["tool"]["name"] in cluster_scoped)
         assert action["verb"] in ({"patch"} if action["write"] else {"get", "list"})
 
 

@@ -161,3 +161,17 @@ def test_an_unwritable_audit_path_stops_the_gateway_with_a_clear_message(tmp_pat
     assert why in finished.stderr
     assert "Traceback" not in finished.stderr
     assert finished.stdout == ""
+
+
+def test_an_unusable_approval_store_stops_the_gateway_with_a_clear_message(tmp_path: Path) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server="https://127.0.0.1:1")
+    store = tmp_path / "kubeconfig" / "approvals.db"  # a file where a directory is needed
+
+    finished = _serve(
+        "--kubeconfig", str(kubeconfig), "--audit-path", str(tmp_path / "audit.jsonl"), "--approvals-path", str(store)
+    )
+
+    assert finished.returncode == 1
+    assert f"cannot open the approval store {store}" in finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert finished.stdout == ""
