@@ -119,7 +119,11 @@ async def scale_deployment(
 
 
 async def preview_scale(kube: Kube, deployment_name: str, replicas: int, namespace: str = "default") -> Snapshot:
-    """The scale subresource's spec now, and after the scale's own patch run as a server-side dry run."""
-    current = await kube.call(kube.apps.read_namespaced_deployment_scale, name=deployment_name, namespace=namespace)
+    """The replica count now, and after the scale's own patch run as a server-side dry run.
+
+    The count now is read from the deployment, which the gateway may `get`; its RBAC grants only
+    `patch` on the scale subresource. The API server leaves a count of 0 out, hence the `or 0`.
+    """
+    current = await kube.call(kube.apps.read_namespaced_deployment, name=deployment_name, namespace=namespace)
     planned = await _scale(kube, deployment_name, namespace, replicas, dry_run=True)
-    return _spec(kube, current), _spec(kube, planned)
+    return {"replicas": current.spec.replicas or 0}, {"replicas": planned.spec.replicas or 0}

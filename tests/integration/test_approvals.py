@@ -21,6 +21,7 @@ from fastmcp.client.elicitation import ElicitResult
 from kubernetes.client import V1Scale, V1ScaleSpec
 
 from gateway.errors import KubeError
+from gateway.sandbox.opa import OpaServer
 from gateway.settings import Settings
 from gateway.validation import APPROVAL_ID
 from tests.conftest import GatewayFactory, PolicyServers
@@ -39,14 +40,21 @@ USED = "the approval was already used: an approval runs one call, once"
 async def alice(open_gateway: GatewayFactory, policy_opa: PolicyServers) -> Harness:
     """alice (group sre) on a readwrite gateway under the shipped approval rules."""
     return await open_gateway(
-        opa_url=policy_opa(READWRITE), mode="readwrite", principal="alice", principal_groups=["sre"]
+        **policy_opa(READWRITE).settings(), mode="readwrite", principal="alice", principal_groups=["sre"]
     )
 
 
-async def beside(alice: Harness, open_gateway: GatewayFactory, opa_url: str, **settings: Any) -> Harness:
+def deployment_with_replicas(replicas: int) -> Any:
+    """The fake kube's deployment, as the API server would return it with `replicas` desired."""
+    deployment = copy.deepcopy(canned_responses()["read_namespaced_deployment"])
+    deployment.spec.replicas = replicas
+    return deployment
+
+
+async def beside(alice: Harness, open_gateway: GatewayFactory, opa: OpaServer, **settings: Any) -> Harness:
     """Another gateway on alice's approval store: another replica, principal, cluster or policy."""
     who: dict[str, Any] = {"principal": "alice", "principal_groups": ["sre"], **settings}
-    return await open_gateway(opa_url=opa_url, mode="readwrite", approvals_path=alice.gateway.approvals.path, **who)
+    return await open_gateway(**opa.settings(), mode="readwrite", approvals_path=alice.gateway.approvals.path, **who)
 
 
 async def request(gateway: Harness, arguments: dict[str, Any] = SCALE, tool: str = "scale_deployment") -> str:
@@ -80,7 +88,7 @@ def seconds_between(start: str, end: str) -> float:
 
 
 async def test_a_write_needing_approval_returns_a_pending_request_with_a_dry_run_preview(alice: Harness) -> None:
-    alice.kube.responses["read_namespaced_deployment_scale"] = V1Scale(spec=V1ScaleSpec(replicas=3))
+    alice.kube.responses["read_namespaced_deployment"] = deployment_with_replicas(3)
     alice.kube.responses["patch_namespaced_deployment_scale"] = V1Scale(spec=V1ScaleSpec(replicas=5))
 
     pending = await alice.ok("scale_deployment", SCALE)
@@ -102,7 +110,7 @@ async def test_a_write_needing_approval_returns_a_pending_request_with_a_dry_run
     assert f"get_approval(approval_id={approval_id!r})" in pending["next_step"]
     assert f"k8s-mcp-gateway approvals approve {approval_id}" in pending["next_step"]
     assert alice.kube.calls == [
-        ("read_namespaced_deployment_scale", {"name": "web", "namespace": "default"}),
+        ("read_namespaced_deployment", {"name": "web", "namespace": "default"}),
         (
             "patch_namespaced_deployment_scale",
             {"name": "web", "namespace": "default", "body": {"spec": {"replicas": 5}}, "dry_run": "All"},
@@ -126,7 +134,7 @@ async def test_a_restart_preview_shows_the_annotation_it_adds(alice: Harness) ->
 
 
 async def test_a_preview_that_cannot_be_made_says_why(alice: Harness) -> None:
-    alice.kube.fail("read_namespaced_deployment_scale", KubeError("Kubernetes API not found (404): web", status=404))
+    alice.kube.fail("read_namespaced_deployment", KubeError("Kubernetes API not found (404): web", status=404))
 
     pending = await alice.ok("scale_deployment", SCALE)
 
@@ -305,7 +313,7 @@ async def test_an_approver_outside_the_allowed_groups_cannot_approve(
 
 async def test_an_approver_named_as_a_user_can_approve(open_gateway: GatewayFactory, policy_opa: PolicyServers) -> None:
     policy = policy_opa({**READWRITE, "approval": {"default": {"approvers": ["user:carol"]}}})
-    gateway = await open_gateway(opa_url=policy, mode="readwrite", principal="alice")
+    gateway = await open_gateway(**policy.settings(), mode="readwrite", principal="alice")
     approval_id = await request(gateway)
 
     assert (await gateway.approvals("approve", approval_id, principal="carol", groups="")).code == 0
@@ -318,7 +326,9 @@ async def test_too_few_approvers_keep_the_request_pending(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
     gateway = await open_gateway(
-        opa_url=policy_opa({**READWRITE, "approval": {"default": {"count": 2}}}), mode="readwrite", principal="alice"
+        **policy_opa({**READWRITE, "approval": {"default": {"count": 2}}}).settings(),
+        mode="readwrite",
+        principal="alice",
     )
     approval_id = await request(gateway)
     first = await gateway.approvals("approve", approval_id)
@@ -391,7 +401,7 @@ async def test_a_request_expires_on_its_own(
     open_gateway: GatewayFactory, policy_opa: PolicyServers, approve_first: bool
 ) -> None:
     gateway = await open_gateway(
-        opa_url=policy_opa({**READWRITE, "approval": {"default": {"ttl_seconds": 1}}}), mode="readwrite"
+        **policy_opa({**READWRITE, "approval": {"default": {"ttl_seconds": 1}}}).settings(), mode="readwrite"
     )
     approval_id = await (approved if approve_first else request)(gateway)
 
@@ -410,16 +420,17 @@ async def test_a_request_expires_on_its_own(
 
 async def test_a_pending_request_survives_a_gateway_restart(tmp_path: Path, policy_opa: PolicyServers) -> None:
     settings = Settings(
-        opa_url=policy_opa(READWRITE), audit_path=tmp_path / "audit.jsonl", mode="readwrite", principal="alice"
+        **policy_opa(READWRITE).settings(), audit_path=tmp_path / "audit.jsonl", mode="readwrite", principal="alice"
     )
     async with open_harness(settings) as before:
         approval_id = await request(before)
+        assert before.events(approval_id) == ["approval_requested"]
 
     async with open_harness(settings) as after:
         assert (await after.approvals("approve", approval_id)).code == 0
         await after.ok("scale_deployment", {**SCALE, "approval_id": approval_id})
         assert len(after.kube.writes) == 1
-        assert after.events(approval_id) == ["approval_requested", "approval_approved", "approval_used", "write_intent"]
+        assert after.events(approval_id) == ["approval_approved", "approval_used", "write_intent"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,7 +512,7 @@ async def test_a_waiting_write_answers_pending_when_its_time_is_up(alice: Harnes
 
 
 async def test_wait_seconds_is_bounded_by_the_setting(open_gateway: GatewayFactory, policy_opa: PolicyServers) -> None:
-    gateway = await open_gateway(opa_url=policy_opa(READWRITE), mode="readwrite", approvals_max_wait=5)
+    gateway = await open_gateway(**policy_opa(READWRITE).settings(), mode="readwrite", approvals_max_wait=5)
 
     message = await gateway.error("scale_deployment", {**SCALE, "wait_seconds": 6})
 
@@ -592,7 +603,7 @@ async def test_a_client_that_never_answers_gets_the_pending_request(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
     gateway = await open_gateway(
-        opa_url=policy_opa(READWRITE), mode="readwrite", principal="alice", approvals_confirm_timeout=0.5
+        **policy_opa(READWRITE).settings(), mode="readwrite", principal="alice", approvals_confirm_timeout=0.5
     )
     never = asyncio.Event()
 
@@ -626,10 +637,10 @@ async def test_a_pending_approval_named_where_none_is_needed_is_left_alone(
 ) -> None:
     """Staging stops needing approvals: the write runs, and the pending request stays pending."""
     approval_id = await request(
-        await open_gateway(opa_url=policy_opa(READWRITE), mode="readwrite", principal="alice"), IN_STAGING
+        await open_gateway(**policy_opa(READWRITE).settings(), mode="readwrite", principal="alice"), IN_STAGING
     )
     exempt = {**READWRITE, "approval": {"namespaces": {"staging": {"required": False}}}}
-    gateway = await open_gateway(opa_url=policy_opa(exempt), mode="readwrite", principal="alice")
+    gateway = await open_gateway(**policy_opa(exempt).settings(), mode="readwrite", principal="alice")
 
     await gateway.ok("scale_deployment", {**IN_STAGING, "approval_id": approval_id})
 

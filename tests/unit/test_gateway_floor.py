@@ -14,8 +14,8 @@ from tests.support import (
     ALL_TOOLS,
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
+    KUBE_READ_TOOLS,
     NAMESPACED_TOOLS,
-    READ_TOOLS,
     WRITE_TOOLS,
     Harness,
     OpaStub,
@@ -53,7 +53,7 @@ async def test_a_readonly_gateway_runs_no_write_under_an_allow_all_policy(
             assert_denied_by_the_gateway(gateway, opa_stub, message, [READONLY])
 
 
-@pytest.mark.parametrize("tool", READ_TOOLS)
+@pytest.mark.parametrize("tool", KUBE_READ_TOOLS)
 async def test_a_readonly_gateway_still_runs_reads(open_gateway: GatewayFactory, opa_stub: OpaStub, tool: str) -> None:
     gateway = await open_gateway(opa_url=opa_stub.url, mode="readonly")
 
@@ -164,7 +164,7 @@ async def test_a_dry_run_gateway_runs_every_write_as_a_server_dry_run(
     assert (call["outcome"], call["arguments"]["dry_run"]) == ("ok", True)
 
 
-@pytest.mark.parametrize("tool", READ_TOOLS)
+@pytest.mark.parametrize("tool", KUBE_READ_TOOLS)
 async def test_a_dry_run_gateway_leaves_reads_alone(open_gateway: GatewayFactory, opa_stub: OpaStub, tool: str) -> None:
     gateway = await open_gateway(opa_url=opa_stub.url, dry_run=True)
 
