@@ -1,8 +1,10 @@
 """The catalog: the one table that says what each tool does to Kubernetes.
 
 For every tool it names the Kubernetes action in the vocabulary of RBAC and admission review
-(verb, group, resource, subresource, namespace, name) and the MCP annotations clients show. The
-guard reads it to build the policy input; the server reads it to register the tools. Tool modules
+(verb, group, resource, subresource, namespace, name), the other API calls its handler makes, and
+the MCP annotations clients show; the approval tools act on the gateway's own `approvals`, named
+the same way in their own API group. The guard reads it to build the policy input; the server
+reads it to register the tools; `gateway.rbac` reads it to generate the gateway's RBAC. Tool modules
 know Kubernetes, the guard knows OPA, and this table is the only place that knows both.
 """
 
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
+from gateway.approvals import tools as approvals
+from gateway.approvals.tools import GATEWAY_GROUP
+from gateway.preview import PreviewFunction
 from gateway.tools import deployments, events, namespaces, nodes, pods
 from gateway.validation import arguments_model
 
@@ -51,13 +56,31 @@ class ActionTemplate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ApiCall:
+    """A Kubernetes request a handler makes besides its action, in the action's namespace.
+
+    The policy decides on the action alone; the gateway's RBAC (`gateway.rbac`) must grant these
+    too, or the tool fails with a 403 after the policy allowed it.
+    """
+
+    verb: str
+    resource: str
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Entry:
-    """One tool: its handler, its action and its MCP behaviour hints."""
+    """One tool: its handler, its action, the other API calls it makes and its MCP behaviour hints."""
 
     handler: Callable[..., Any]
     action: ActionTemplate
+    extra_calls: tuple[ApiCall, ...] = ()
     destructive: bool = False
     idempotent: bool = True
+    preview: PreviewFunction | None = None
+    """For a write: the object now and after the tool's own call as a dry run (`gateway.preview`)."""
+    uses: Literal["kube", "approvals"] = "kube"
+    """What the handler's first parameter is: the Kubernetes client or the approval service."""
     arguments: type[BaseModel] = field(init=False)
     tool_document: dict[str, Any] = field(init=False)
     """`input.tool`, built once: every call of this tool sends the same one."""
@@ -92,6 +115,9 @@ class Entry:
         )
 
 
+RECENT_EVENTS = ApiCall(verb="list", resource="events")
+"""The describe tools end with the object's recent events (`gateway.tools.events.events_for`)."""
+
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         handler=namespaces.list_namespaces,
@@ -102,13 +128,18 @@ ENTRIES: tuple[Entry, ...] = (
         handler=pods.get_pod_logs,
         action=ActionTemplate(verb="get", resource="pods", subresource="log", name_arg="pod_name"),
     ),
-    Entry(handler=pods.describe_pod, action=ActionTemplate(verb="get", resource="pods", name_arg="pod_name")),
+    Entry(
+        handler=pods.describe_pod,
+        action=ActionTemplate(verb="get", resource="pods", name_arg="pod_name"),
+        extra_calls=(RECENT_EVENTS,),
+    ),
     Entry(
         handler=deployments.list_deployments, action=ActionTemplate(verb="list", resource="deployments", group="apps")
     ),
     Entry(
         handler=deployments.describe_deployment,
         action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+        extra_calls=(RECENT_EVENTS,),
     ),
     Entry(
         handler=nodes.get_node_status,
@@ -122,6 +153,7 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=False,
+        preview=deployments.preview_restart,
     ),
     Entry(
         handler=deployments.scale_deployment,
@@ -135,6 +167,19 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=True,
+        preview=deployments.preview_scale,
+    ),
+    Entry(
+        handler=approvals.get_approval,
+        action=ActionTemplate(
+            verb="get", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True, name_arg="approval_id"
+        ),
+        uses="approvals",
+    ),
+    Entry(
+        handler=approvals.list_my_approvals,
+        action=ActionTemplate(verb="list", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True),
+        uses="approvals",
     ),
 )
 

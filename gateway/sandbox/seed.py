@@ -614,6 +614,11 @@ def _upsert(
     return replace({**body, "metadata": {**body["metadata"], "resourceVersion": _resource_version(existing)}})
 
 
+def ensure_namespace(api_client: ApiClient, namespace: str) -> None:
+    """Create `namespace` as `seed()` does, if it is missing (for RBAC bound before seeding)."""
+    _seed_namespace(CoreV1Api(api_client), namespace)
+
+
 def _seed_namespace(core: CoreV1Api, namespace: str) -> None:
     _ensure(lambda: core.read_namespace(namespace), lambda: core.create_namespace(_raw(_namespace(namespace))))
     _ensure(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient
+from kubernetes.client import ApiClient, AppsV1Api
 
 from gateway.sandbox.cluster import GATEWAY_CONTEXT, LocalCluster
 from gateway.sandbox.opa import OpaServer
@@ -37,8 +37,8 @@ def admin(cluster: LocalCluster) -> Iterator[ApiClient]:
         yield client
 
 
-def cluster_env(directory: Path, cluster: LocalCluster, opa_url: str, **settings: str) -> dict[str, str]:
-    env = served_env(directory, opa_url=opa_url, kubeconfig=cluster.gateway_kubeconfig)
+def cluster_env(directory: Path, cluster: LocalCluster, opa: OpaServer, **settings: str) -> dict[str, str]:
+    env = served_env(directory, opa=opa, kubeconfig=cluster.gateway_kubeconfig)
     return {**env, "K8S_MCP_CONTEXT": GATEWAY_CONTEXT, "K8S_MCP_PRINCIPAL": "alice", **settings}
 
 
@@ -47,14 +47,14 @@ async def stdio_gateway(
     tmp_path_factory: pytest.TempPathFactory, cluster: LocalCluster, opa: OpaServer
 ) -> AsyncIterator[Served]:
     directory = tmp_path_factory.mktemp("e2e-stdio")
-    async with serve_stdio(cluster_env(directory, cluster, opa.url), directory, principal="alice") as served:
+    async with serve_stdio(cluster_env(directory, cluster, opa), directory, principal="alice") as served:
         yield served
 
 
 @pytest.fixture(scope="session")
 def http_gateway(tmp_path_factory: pytest.TempPathFactory, cluster: LocalCluster, opa: OpaServer) -> Iterator[Served]:
     directory = tmp_path_factory.mktemp("e2e-http")
-    with serve_http(cluster_env(directory, cluster, opa.url), directory) as served:
+    with serve_http(cluster_env(directory, cluster, opa), directory) as served:
         yield served
 
 
@@ -67,10 +67,24 @@ def served(request: pytest.FixtureRequest) -> Served:
 
 @pytest.fixture(scope="session")
 def writer(
-    tmp_path_factory: pytest.TempPathFactory, cluster: LocalCluster, policy_opa: Callable[[Mapping[str, Any]], str]
+    tmp_path_factory: pytest.TempPathFactory,
+    cluster: LocalCluster,
+    policy_opa: Callable[[Mapping[str, Any]], OpaServer],
 ) -> Iterator[Served]:
     """A readwrite gateway under a policy that lets staging be written without approval."""
     directory = tmp_path_factory.mktemp("e2e-writer")
     env = cluster_env(directory, cluster, policy_opa(WRITABLE_STAGING), K8S_MCP_MODE="readwrite")
     with serve_http(env, directory) as served:
         yield served
+
+
+def replicas(admin: ApiClient, name: str, namespace: str) -> int:
+    return int(AppsV1Api(admin).read_namespaced_deployment(name, namespace).spec.replicas)
+
+
+@pytest.fixture
+def restore_web(admin: ApiClient) -> Iterator[None]:
+    """Write tests share the session's cluster: put staging/web back as the seed left it."""
+    before = replicas(admin, "web", "staging")
+    yield
+    AppsV1Api(admin).patch_namespaced_deployment_scale("web", "staging", {"spec": {"replicas": before}})

@@ -56,6 +56,7 @@ def test_the_scripted_session_shows_the_three_rules() -> None:
     assert 'namespace "prod" is not in the allowlist' in out
     assert "namespace: must be a DNS-1123 label" in out
     assert 'writes are disabled: the policy mode is "readonly"' in out
+    assert "tools/list now shows 12 tools" in out  # OPA reloaded the edited data file
     assert "approval required: 1 approval from group:sre" in out
     assert "staging/web still has 3 replicas" in out
     assert out.count("OPA decision ") == 5  # six calls; the invalid one never reaches OPA

@@ -8,9 +8,13 @@ import pytest
 
 from gateway.sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import ALL_TOOLS, CLUSTER_SCOPED_TOOLS, READ_TOOLS, Harness
+from tests.support import ALL_TOOLS, APPROVAL_TOOLS, CLUSTER_SCOPED_TOOLS, READ_TOOLS, Harness
 
 pytestmark = pytest.mark.integration
+
+# What needs no namespace: the cluster-scoped reads, and the approval tools, which the Kubernetes
+# allowlists do not govern (each principal reads its own requests).
+CLUSTER_READS = set(CLUSTER_SCOPED_TOOLS) | set(APPROVAL_TOOLS)
 
 
 async def test_the_default_policy_lists_the_read_tools(live_gateway: Harness) -> None:
@@ -24,12 +28,12 @@ async def test_the_default_policy_lists_the_read_tools(live_gateway: Harness) ->
         ({"mode": "readwrite"}, {"mode": "readwrite"}, set(ALL_TOOLS)),
         ({"mode": "readwrite"}, {"mode": "readonly"}, set(READ_TOOLS)),
         ({"mode": "readonly"}, {"mode": "readwrite"}, set(READ_TOOLS)),
-        ({"namespaces": []}, {}, set(CLUSTER_SCOPED_TOOLS)),
-        ({"mode": "readwrite", "namespaces": []}, {"mode": "readwrite"}, set(CLUSTER_SCOPED_TOOLS)),
+        ({"namespaces": []}, {}, CLUSTER_READS),
+        ({"mode": "readwrite", "namespaces": []}, {"mode": "readwrite"}, CLUSTER_READS),
         ({"cluster_reads": []}, {}, set(READ_TOOLS) - set(CLUSTER_SCOPED_TOOLS)),
         ({"cluster_reads": ["nodes"]}, {}, set(READ_TOOLS) - {"list_namespaces"}),
-        ({"namespaces": [], "cluster_reads": []}, {}, set()),
-        ({}, {"namespaces": ["prod"]}, set(CLUSTER_SCOPED_TOOLS)),
+        ({"namespaces": [], "cluster_reads": []}, {}, set(APPROVAL_TOOLS)),
+        ({}, {"namespaces": ["prod"]}, CLUSTER_READS),
         ({}, {"namespaces": ["staging"]}, set(READ_TOOLS)),
     ],
     ids=[
@@ -52,7 +56,7 @@ async def test_the_listing_follows_policy_data_and_gateway_state(
     settings: dict[str, Any],
     visible: set[str],
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa(policy), **settings)
+    gateway = await open_gateway(**policy_opa(policy).settings(), **settings)
 
     assert await gateway.tool_names() == visible
 
@@ -60,7 +64,7 @@ async def test_the_listing_follows_policy_data_and_gateway_state(
 async def test_tools_hidden_by_the_listing_are_still_decided_when_called(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa({"namespaces": []}))
+    gateway = await open_gateway(**policy_opa({"namespaces": []}).settings())
 
     message = await gateway.error("list_pods", {"namespace": "default"})
 
@@ -71,7 +75,7 @@ async def test_tools_hidden_by_the_listing_are_still_decided_when_called(
 async def test_a_stopped_policy_server_lists_nothing_and_denies_everything(open_gateway: GatewayFactory) -> None:
     opa = OpaServer().start()
     try:
-        gateway = await open_gateway(opa_url=opa.url)
+        gateway = await open_gateway(**opa.settings())
         assert await gateway.tool_names() == set(READ_TOOLS)
     finally:
         opa.stop()
