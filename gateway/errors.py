@@ -15,7 +15,8 @@ are short and actionable; details (stack traces, OPA and Kubernetes responses) g
     ├── KubeError            the Kubernetes API refused or failed; carries the HTTP status
     ├── ApprovalRefused      the approval a call names does not let it run (invalid, used, denied)
     ├── UnknownApproval      no approval request has the id given
-    ├── CannotDecide         this person cannot approve or deny this request (now)
+    ├── CannotDecide         this person cannot approve or deny this request
+    │   └── DecisionConflict not in this state: already decided, expired, or approved by them
     └── ApprovalStoreUnavailable  the approval store could not be read or written
 """
 
@@ -137,9 +138,13 @@ class UnknownApproval(GatewayError):
 
 
 class CannotDecide(GatewayError):
-    """An approve or deny that the request's rules or its state do not permit."""
+    """An approve or deny that the request's rules do not permit to this person."""
 
     outcome = "invalid"
+
+
+class DecisionConflict(CannotDecide):
+    """An approve or deny that the request's current state does not permit, whoever gives it."""
 
 
 class ApprovalStoreUnavailable(GatewayError):

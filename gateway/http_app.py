@@ -9,7 +9,9 @@ From the outside in, every request meets:
 2. FastMCP's bearer-token middleware, running the verifier of `K8S_MCP_AUTH` (gateway.auth).
 3. `IdentityDoor`: a request to the MCP endpoint without a verified caller gets 401 and an
    audit record (outcome `unauthenticated`, the check that failed, never the token), before
-   any session exists. FastMCP's own check behind it stays as a second lock.
+   any session exists. FastMCP's own check behind it stays as a second lock. The routes beside
+   it (`/approvals`, gateway.approvals.http) check their caller themselves and refuse the same
+   way, with `refuse_unauthenticated`.
 4. `BodyDeadline`: the body must arrive in full within `K8S_MCP_HTTP_BODY_TIMEOUT`, else 408;
    the MCP SDK's body size limit (413 over 4 MiB) is read under the same deadline.
 5. The MCP SDK's session manager, started by FastMCP, with `K8S_MCP_HTTP_MAX_SESSIONS` (503
@@ -108,13 +110,21 @@ class IdentityDoor:
         if scope["type"] != "http" or scope["path"] != self.path or isinstance(scope.get("user"), AuthenticatedUser):
             await self.app(scope, receive, send)
             return
-        # FastMCP's middleware refused the token without saying why; ask the verifier again.
-        checked = await check_token(self.verifier, bearer_token(Headers(scope=scope)))
-        rejection = checked if isinstance(checked, Rejection) else Rejection("invalid", "the token was not accepted")
-        record = _unauthenticated_record(scope, rejection)
-        log.warning("refused %s %s from %s: %s", scope["method"], self.path, record["remote"], rejection.detail)
-        await self.audit.record(record)
-        await _unauthorized(rejection)(scope, receive, send)
+        await (await refuse_unauthenticated(scope, verifier=self.verifier, audit=self.audit))(scope, receive, send)
+
+
+async def refuse_unauthenticated(scope: Scope, *, verifier: TokenVerifier, audit: AuditLog) -> Response:
+    """The 401 for a request whose bearer token was refused, once its audit record is written.
+
+    Whoever refused the token (FastMCP's middleware, `authenticate_request`) did not say why:
+    the verifier is asked again, for the check that failed.
+    """
+    checked = await check_token(verifier, bearer_token(Headers(scope=scope)))
+    rejection = checked if isinstance(checked, Rejection) else Rejection("invalid", "the token was not accepted")
+    record = _unauthenticated_record(scope, rejection)
+    log.warning("refused %s %s from %s: %s", scope["method"], scope["path"], record["remote"], rejection.detail)
+    await audit.record(record)
+    return _unauthorized(rejection)
 
 
 def _unauthenticated_record(scope: Scope, rejection: Rejection) -> dict[str, Any]:

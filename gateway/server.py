@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 
 from gateway import __version__
 from gateway.approvals.flow import ApprovalFlow
+from gateway.approvals.http import ApprovalsApi
 from gateway.approvals.service import ApprovalService
 from gateway.approvals.store import SqliteApprovalStore
 from gateway.audit import AuditLog
@@ -69,7 +70,8 @@ def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube, approvals: 
 def build_server(
     *, catalog: Catalog, kube: Kube, guard: Guard, readiness: Readiness, verifier: TokenVerifier | None = None
 ) -> FastMCP:
-    """The catalog's tools with the guard in front of all of them, the probes' routes, and `verifier` on HTTP."""
+    """The catalog's tools with the guard in front of all of them, and on HTTP, checked by `verifier`,
+    the probes' routes and, when the guard has approvals, the approvals API."""
     server = FastMCP(
         name="k8s-mcp-gateway",
         version=__version__,
@@ -89,6 +91,8 @@ def build_server(
         report = await readiness.check()
         return JSONResponse(report.body(), status_code=200 if report.ready else 503)
 
+    if guard.approvals is not None:
+        ApprovalsApi(service=guard.approvals.service, verifier=verifier, audit=guard.audit).register(server)
     return server
 
 

@@ -86,7 +86,7 @@ FieldSelector = Annotated[
     AfterValidator(_selector(_FIELD_REQUIREMENT, "must be a field selector such as 'status.phase=Running'")),
 ]
 
-_APPROVAL_ID_RULE = "must be an approval id: 32 letters, digits, '-' or '_', not starting with '-'"
+APPROVAL_ID_RULE = "must be an approval id: 32 letters, digits, '-' or '_', not starting with '-'"
 APPROVAL_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{31}")
 ApprovalId = Annotated[
     str,
@@ -94,7 +94,7 @@ ApprovalId = Annotated[
         description="The id of an approval request, as the gateway returned it.",
         json_schema_extra={"pattern": APPROVAL_ID.pattern},
     ),
-    AfterValidator(_matches(APPROVAL_ID, _APPROVAL_ID_RULE)),
+    AfterValidator(_matches(APPROVAL_ID, APPROVAL_ID_RULE)),
 ]
 
 

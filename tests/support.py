@@ -153,6 +153,14 @@ def arguments_for(tool: str, **overrides: Any) -> dict[str, Any]:
     return {**VALID_ARGUMENTS[tool], **overrides}
 
 
+# Writes under the shipped approval rules: with writes on, scaling default/web needs one review by
+# group:sre-leads, scaling staging/web one by group:sre (or the user's own confirmation).
+READWRITE: dict[str, Any] = {"mode": "readwrite"}
+SCALE = {"deployment_name": "web", "namespace": "default", "replicas": 5}
+IN_STAGING = {**SCALE, "namespace": "staging"}
+USED = "the approval was already used: an approval runs one call, once"
+
+
 # --------------------------------------------------------------------------------------------
 # The fake Kubernetes layer
 # --------------------------------------------------------------------------------------------

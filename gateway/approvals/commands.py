@@ -65,14 +65,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> str:
         verdict: Verdict = args.action
         decided = await service.decide(args.approval_id, approver, verdict, args.reason)
         done = {"approve": "approved", "deny": "denied"}[verdict]
-        return f"{approver.sub} {done} {decided.id}: it is {decided.state} ({_approvals(decided)})"
+        return f"{approver.sub} {done} {decided.id}: it is {decided.state} ({decided.tally})"
     finally:
         await store.aclose()
         audit.close()
-
-
-def _approvals(approval: Approval) -> str:
-    return f"{len(approval.approved_by)} of {approval.count} approvals"
 
 
 def _table(approvals: list[Approval]) -> str:
@@ -84,6 +80,6 @@ def _table(approvals: list[Approval]) -> str:
         arguments = ", ".join(f"{name}={value!r}" for name, value in approval.arguments.items())
         lines.append(
             f"{approval.id}  {approval.state:<8}  {approval.tool}({arguments}) on {approval.cluster}"
-            f"  requested by {approval.requested_by}, {_approvals(approval)}, expires {view['expires_at']}"
+            f"  requested by {approval.requested_by}, {approval.tally}, expires {view['expires_at']}"
         )
     return "\n".join(lines)

@@ -225,7 +225,7 @@ class ApprovalFlow:
             raise ApprovalRefused(request.id, [_closed(request)])
         return Settled(
             decision=decision,
-            answer=ToolResult(structured_content=self._pending(request, decision)),
+            answer=ToolResult(structured_content=self._pending(request, decision, document["request"]["transport"])),
             outcome="approval_pending",
             approval_id=request.id,
         )
@@ -278,9 +278,8 @@ class ApprovalFlow:
         while True:
             remaining = deadline - loop.time()
             if context is not None:
-                approvals = f"{len(request.approved_by)} of {request.count} approvals"
                 waited = round(seconds - max(remaining, 0), 3)
-                await context.report_progress(waited, seconds, f"waiting for approval {request.id}: {approvals}")
+                await context.report_progress(waited, seconds, f"waiting for approval {request.id}: {request.tally}")
             if remaining <= 0:
                 return request
             await asyncio.sleep(min(self.poll_interval, remaining))
@@ -288,8 +287,11 @@ class ApprovalFlow:
             if request.state != "pending":
                 return request
 
-    def _pending(self, request: Approval, decision: Decision) -> dict[str, Any]:
-        """The agent's answer while the request waits for, or has, its approval."""
+    def _pending(self, request: Approval, decision: Decision, transport: str) -> dict[str, Any]:
+        """The agent's answer while the request waits for, or has, its approval.
+
+        Over HTTP the approvers can also decide through this gateway's `/approvals` API.
+        """
         call = f"call {request.tool} again with the same arguments and approval_id={request.id!r}"
         if request.state == "approved":
             message = f"approval {request.id} is approved and not used yet"
@@ -300,8 +302,11 @@ class ApprovalFlow:
             message = "; ".join(reasons)
             who = " or ".join(request.approvers) or "an approver"
             waiting = f" (add wait_seconds, at most {self.max_wait}, to wait for the decision)" if self.max_wait else ""
+            how = f"`k8s-mcp-gateway approvals approve {request.id}`"
+            if transport == "http":
+                how = f"`POST /approvals/{request.id}/approve` on this gateway, or {how}"
             next_step = (
-                f"Ask {who} to approve request {request.id} (`k8s-mcp-gateway approvals approve {request.id}`). "
+                f"Ask {who} to approve request {request.id} ({how}). "
                 f"Then {call}{waiting}, or call get_approval(approval_id={request.id!r}) to check it. "
                 f"It expires at {rfc3339(request.expires_at)}."
             )

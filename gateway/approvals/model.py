@@ -34,7 +34,7 @@ def rfc3339(epoch: float) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Approver:
-    """Who decides: a subject and its groups (the CLI's configured principal, later a token's claims)."""
+    """Who decides: a subject and its groups (the CLI's configured principal, or an HTTP caller's token)."""
 
     sub: str
     groups: tuple[str, ...] = ()
@@ -84,6 +84,15 @@ class Approval:
     approved_by: tuple[Grant, ...] = ()
     denied_by: Grant | None = None
     used_at: float | None = None
+
+    @property
+    def tally(self) -> str:
+        """How far the request is from approved, e.g. `1 of 2 approvals`."""
+        return f"{len(self.approved_by)} of {self.count} approvals"
+
+    def involves(self, person: Approver) -> bool:
+        """Whether `person` requested it or is among its approvers: who may read it to decide it."""
+        return person.sub == self.requested_by or any(person.matches(rule) for rule in self.approvers)
 
     def is_open(self, now: float) -> bool:
         """Still able to come to run a call: pending or approved, and not past its expiry."""

@@ -1,7 +1,7 @@
 """Deciding approval requests: who may approve or deny one, and the audit record of every step.
 
-The operator's CLI calls `decide` today, and an authenticated HTTP route (`/approvals/...`) will
-be a thin adapter over the same call: it passes the verified caller as the `Approver`. The
+The operator's CLI calls `decide` with the configured local principal, the HTTP API
+(`gateway.approvals.http`) with the verified caller of the request, both as the `Approver`. The
 approval flow calls the other steps a tool call takes: request, confirmation at the client, use.
 Every state change is exactly one audit record naming the approval; expiries are recorded by the
 first operation that finds them due.
@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from gateway.approvals.model import OPEN_STATES, Approval, Approver, Grant, Kind, State, rfc3339
 from gateway.approvals.store import ApprovalStore, Conflict
-from gateway.errors import CannotDecide, UnknownApproval
+from gateway.errors import CannotDecide, DecisionConflict, UnknownApproval
 
 Verdict = Literal["approve", "deny"]
 
@@ -33,9 +33,7 @@ class Recorder(Protocol):
 
 
 def _why_not(approval: Approval, approver: Approver, verdict: Verdict, kind: Kind) -> str | None:
-    """Why `approver` may not give this verdict on `approval`, or None when they may."""
-    if approval.state != "pending":
-        return f"it is {approval.state}"
+    """Why `approver` may not give this verdict on the pending `approval`, or None when they may."""
     if kind == "user_confirmation":
         if approver.sub != approval.requested_by:
             return "only the requester confirms their own request"
@@ -109,8 +107,14 @@ class ApprovalService:
         *,
         kind: Kind = "review",
     ) -> Approval:
-        """Approve or deny `approval_id` as `approver`; raise `CannotDecide` saying why not."""
+        """Approve or deny `approval_id` as `approver`; raise `CannotDecide` saying why not.
+
+        `DecisionConflict` when the request's state refuses anyone (it is not pending, or this
+        person approved it already), `CannotDecide` when its rules refuse this person.
+        """
         current = await self.get(approval_id)
+        if current.state != "pending":
+            raise DecisionConflict(f"cannot {verdict} {approval_id}: it is {current.state}")
         problem = _why_not(current, approver, verdict, kind)
         if problem is not None:
             raise CannotDecide(f"cannot {verdict} {approval_id}: {problem}")
@@ -121,7 +125,7 @@ class ApprovalService:
             else:
                 decided = await self.store.deny(approval_id, grant, now=grant.at)
         except Conflict as conflict:
-            raise CannotDecide(f"cannot {verdict} {approval_id}: {conflict.why}") from None
+            raise DecisionConflict(f"cannot {verdict} {approval_id}: {conflict.why}") from None
         event = "approval_approved" if verdict == "approve" else "approval_denied"
         await self._record(event, decided, by=approver.sub, groups=list(approver.groups), reason=reason)
         return decided

@@ -25,15 +25,21 @@ from gateway.sandbox.opa import OpaServer
 from gateway.settings import Settings
 from gateway.validation import APPROVAL_ID
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import CountingKube, Harness, canned_responses, expected_digest, open_harness
+from tests.support import (
+    IN_STAGING,
+    READWRITE,
+    SCALE,
+    USED,
+    CountingKube,
+    Harness,
+    canned_responses,
+    expected_digest,
+    open_harness,
+)
 
 pytestmark = pytest.mark.integration
 
-READWRITE: dict[str, Any] = {"mode": "readwrite"}
-SCALE = {"deployment_name": "web", "namespace": "default", "replicas": 5}
-IN_STAGING = {**SCALE, "namespace": "staging"}
 RULE = "group:sre-leads"
-USED = "the approval was already used: an approval runs one call, once"
 
 
 @pytest.fixture
