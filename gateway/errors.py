@@ -116,13 +116,20 @@ class KubeError(GatewayError):
 
 
 class ApprovalRefused(GatewayError):
-    """The call names an approval that does not let it run; the call did not run."""
+    """The call names an approval that does not let it run; the call did not run.
+
+    `decision_id` and `allow` are those of the OPA decision the refusal follows, for the audit record.
+    """
 
     outcome = "denied"
 
-    def __init__(self, approval_id: str, reasons: Sequence[str]) -> None:
+    def __init__(
+        self, approval_id: str, reasons: Sequence[str], *, decision_id: str | None = None, allow: bool = False
+    ) -> None:
         self.approval_id = approval_id
         self.reasons = list(reasons)
+        self.decision_id = decision_id
+        self.allow = allow
         super().__init__(
             f"refused: approval {approval_id} does not allow this call: "
             + "; ".join(self.reasons)

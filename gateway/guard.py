@@ -164,7 +164,9 @@ class Guard(Middleware):
                 record["reasons"] = ["policy unavailable"]
                 record["policy_error"] = exc.detail
             if isinstance(exc, ApprovalRefused):
-                record["approval_id"] = exc.approval_id
+                record.update(
+                    approval_id=exc.approval_id, decision_id=exc.decision_id, allow=exc.allow, reasons=exc.reasons
+                )
             raise
         except asyncio.CancelledError:
             # A write handed to Kubernetes keeps its "sent": it may have been applied.

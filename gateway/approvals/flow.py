@@ -140,7 +140,7 @@ class ApprovalFlow:
             return await self._run(document, decision, named)
         if named is not None and not self._awaits(named, document):
             closed = [] if named.state in OPEN_STATES else [_closed(named)]
-            raise ApprovalRefused(named.id, [*decision.reasons, *closed])
+            raise ApprovalRefused(named.id, [*decision.reasons, *closed], **_decided(decision))
         request = named or await self._request(document, decision)
         return await self._obtain(document, decision, request, carried, context)
 
@@ -164,7 +164,7 @@ class ApprovalFlow:
         if not (decision.allow and named is not None and named.state == "approved" and self._binds(named, document)):
             return Settled(decision=decision)
         if not await self.service.consume(named, request_id=document["request"]["id"]):
-            raise ApprovalRefused(named.id, [_closed(await self.service.get(named.id))])
+            raise ApprovalRefused(named.id, [_closed(await self.service.get(named.id))], **_decided(decision))
         return Settled(decision=decision, approval=named)
 
     async def _request(self, document: dict[str, Any], decision: Decision) -> Approval:
@@ -219,10 +219,10 @@ class ApprovalFlow:
         if request.state == "approved" and run_when_approved:
             decision = await self._decide(document, request)
             if not decision.allow:
-                raise ApprovalRefused(request.id, decision.reasons)
+                raise ApprovalRefused(request.id, decision.reasons, **_decided(decision))
             return await self._run(document, decision, request)
         if request.state not in OPEN_STATES:
-            raise ApprovalRefused(request.id, [_closed(request)])
+            raise ApprovalRefused(request.id, [_closed(request)], **_decided(decision))
         return Settled(
             decision=decision,
             answer=ToolResult(structured_content=self._pending(request, decision, document["request"]["transport"])),
@@ -312,6 +312,11 @@ class ApprovalFlow:
             )
         status = "pending_approval" if request.state == "pending" else "approved"
         return {"status": status, "message": message, **request.view(), "next_step": next_step}
+
+
+def _decided(decision: Decision) -> dict[str, Any]:
+    """The decision a refusal follows, as `ApprovalRefused` carries it to the call's audit record."""
+    return {"decision_id": decision.decision_id, "allow": decision.allow}
 
 
 def _confirmable(decision: Decision, request: Approval) -> bool:

@@ -154,6 +154,10 @@ async def test_an_approver_approves_over_http_and_the_write_runs_exactly_once(ga
     replayed = await retry(gateway, approval_id)
     assert USED in error_text(replayed)
     assert len(gateway.kube.writes) == 1
+    refused = gateway.records()[-1]
+    assert (refused["event"], refused["outcome"], refused["allow"]) == ("tool_call", "denied", False)
+    assert refused["decision_id"]  # OPA was asked, and said no: the approval is used
+    assert USED in refused["reasons"]
     assert events(gateway, approval_id) == ["approval_requested", "approval_approved", "approval_used", "write_intent"]
     assert_error(
         await decide(gateway, approval_id, "approve", BOB), 409, "conflict", f"cannot approve {approval_id}: it is used"
