@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -130,13 +130,21 @@ class TokenFileVerifier(ExplainingVerifier, StaticTokenVerifier):
 
 def issue_token(path: Path, *, sub: str, groups: Sequence[str]) -> str:
     """Write a token file (mode 0600) holding one fresh random token for `sub`; return the token."""
-    token = secrets.token_urlsafe(32)
-    document = json.dumps({token: {"sub": sub, "groups": list(groups)}}, indent=2)
+    return issue_tokens(path, {sub: groups})[sub]
+
+
+def issue_tokens(path: Path, callers: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Write a token file (mode 0600) with a fresh random token for each `sub` of `callers` (with its
+    groups); return each `sub`'s token."""
+    tokens = {sub: secrets.token_urlsafe(32) for sub in callers}
+    document = json.dumps(
+        {tokens[sub]: {"sub": sub, "groups": list(groups)} for sub, groups in callers.items()}, indent=2
+    )
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(descriptor, 0o600)  # also when the file already existed with another mode
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write(document + "\n")
-    return token
+    return tokens
 
 
 def _token_entry(token: object, entry: object, where: str) -> dict[str, Any]:

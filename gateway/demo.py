@@ -3,8 +3,12 @@
 Starts a real etcd + kube-apiserver on loopback (seeded with a few namespaces, deployments, pods,
 nodes and events), a real OPA with the project's policies, and the gateway over streamable HTTP
 as its own least-privilege ServiceAccount. Then it runs a short MCP session as an agent would and
-prints each call, the policy's decision and its reasons, taken from the gateway's audit trail.
-Finally it prints how to connect your own MCP client to the same stack and waits for Ctrl-C.
+prints each call, the policy's decision and its reasons, taken from the gateway's audit trail:
+reads allowed and denied, a write refused while the policy is read-only, and, once the security
+team enables writes, the whole approval flow: the write comes back pending, a second person
+approves it through the approvals API, the agent's retry runs it once and a replay is refused.
+It puts the cluster and the policy data back, prints how to connect your own MCP client to the
+same stack and waits for Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastmcp import Client
 from kubernetes.client import AppsV1Api
 
-from gateway.auth import issue_token
+from gateway.auth import issue_tokens
 from gateway.sandbox.cluster import LocalCluster
 from gateway.sandbox.opa import POLICY_DIR, OpaServer
 from gateway.sandbox.process import ManagedProcess, free_port
@@ -55,11 +60,10 @@ SCRIPT: tuple[Step, ...] = (
     ),
 )
 POLICY_RELOAD_TIMEOUT = 15.0
-WRITE_AFTER_POLICY_CHANGE = Step(
-    "Writes enabled by the security team: the same write now needs a human approval",
-    "scale_deployment",
-    {"deployment_name": "web", "namespace": "staging", "replicas": 5},
-)
+SCALE_WEB = {"deployment_name": "web", "namespace": "staging", "replicas": 5}
+AGENT = ("demo-agent", ["sre"])
+APPROVER = ("carol", ["sre"])
+"""A second person in group sre, which the shipped policy names as approvers of staging writes."""
 
 
 def _out(text: str = "") -> None:
@@ -72,10 +76,16 @@ class Stack:
     cluster: LocalCluster
     opa: OpaServer
     policy_dir: Path
-    gateway_url: str
+    base_url: str
     token: str
+    """The agent's bearer token."""
+    approver_token: str
     audit_path: Path
     env: dict[str, str]
+
+    @property
+    def gateway_url(self) -> str:
+        return f"{self.base_url}/mcp"
 
 
 @contextmanager
@@ -96,9 +106,9 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
             # The gateway lets the policy decide about writes; the policy ships read-only.
             "K8S_MCP_MODE": "readwrite",
         }
-        # HTTP callers show a bearer token: a fresh one, for an agent in group sre.
+        # HTTP callers show a bearer token: fresh ones, for the agent and for the person who approves.
         token_file = workdir / "tokens.json"
-        token = issue_token(token_file, sub="demo-agent", groups=["sre"])
+        tokens = issue_tokens(token_file, dict([AGENT, APPROVER]))
         gateway = ManagedProcess(name="gateway", log_path=workdir / "gateway.log")
         gateway.start(
             [sys.executable, "-m", "gateway.cli", "serve"],
@@ -115,7 +125,8 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
         try:
             gateway.wait_http_ready(f"http://127.0.0.1:{port}/healthz", timeout=30)
             _out(f"Stack up in {time.monotonic() - started:.1f}s (apiserver {cluster.server}, OPA {opa.url}).")
-            yield Stack(cluster, opa, policy_dir, f"http://127.0.0.1:{port}/mcp", token, audit_path, env)
+            base_url = f"http://127.0.0.1:{port}"
+            yield Stack(cluster, opa, policy_dir, base_url, tokens[AGENT[0]], tokens[APPROVER[0]], audit_path, env)
         finally:
             gateway.stop()
 
@@ -135,23 +146,39 @@ def _summary(text: str) -> str:
         return ", ".join(f"{p['name']} {p['phase']} ready {p['ready']} restarts {p['restarts']}" for p in data["pods"])
     if "log" in data:
         return f"{data['lines']} log lines: " + " | ".join(data["log"].splitlines())
+    if "replicas" in data:
+        return f"{data['namespace']}/{data['deployment']} scaled to {data['replicas']} replicas"
     return text[:200]
 
 
-async def _call(client: Client[Any], stack: Stack, step: Step) -> None:
+def _pending(answer: dict[str, Any]) -> None:
+    """A write that needs an approval did not run: the request, who approves it, what it would change."""
+    _out(f"  ⏸ pending approval, not run: {answer['message']}")
+    _out(f"    status       {answer['status']}, approval_id {answer['approval_id']}, expires {answer['expires_at']}")
+    _out(f"    approvers    {', '.join(answer['approvers'])} ({answer['count']} needed), not the requester")
+    _out(f"    preview      {'; '.join(answer['preview']['summary'])}")
+    _out(f"    next step    {answer['next_step']}")
+
+
+async def _call(client: Client[Any], stack: Stack, step: Step) -> dict[str, Any]:
+    """Make the step's call and print how it ended; return its structured result (empty on an error)."""
     args = ", ".join(f"{k}={v!r}" for k, v in step.arguments.items())
     _out(f"\n{step.title}\n  → {step.tool}({args})")
     result = await client.call_tool(step.tool, step.arguments, raise_on_error=False)
     text = result.content[0].text if result.content and hasattr(result.content[0], "text") else ""
+    answer = result.structured_content or {}
     record = _last_record(stack.audit_path)
     if result.is_error:
         _out(f"  ✘ {record.get('outcome', 'error')}: {text}")
+    elif answer.get("status") == "pending_approval":
+        _pending(answer)
     else:
         _out(f"  ✔ allowed: {_summary(text)}")
     if record.get("decision_id"):
         _out(f"    OPA decision {record['decision_id']} allow={record['allow']} reasons={record['reasons']}")
     else:
         _out("    no policy query: refused before OPA")
+    return answer
 
 
 async def _set_policy_mode(stack: Stack, client: Client[Any], mode: str) -> None:
@@ -173,6 +200,27 @@ async def _set_policy_mode(stack: Stack, client: Client[Any], mode: str) -> None
         await asyncio.sleep(0.05)
 
 
+async def _decide_over_http(stack: Stack, approval_id: str, *, who: str, token: str) -> None:
+    """One approval through the gateway's approvals API, as `who`, and its answer."""
+    path = f"/approvals/{approval_id}/approve"
+    body = {"reason": "staging load test"}
+    _out(f"  → POST {path} as {who}  {json.dumps(body)}")
+    async with httpx.AsyncClient(base_url=stack.base_url, headers={"Authorization": f"Bearer {token}"}) as http:
+        answer = await http.post(path, json=body)
+    said = answer.json()
+    if answer.is_success:
+        _out(f"  ✔ {answer.status_code}: {said['message']}")
+    else:
+        _out(f"  ✘ {answer.status_code} {said['error']}: {said['error_description']}")
+
+
+def _replicas(stack: Stack) -> int:
+    """staging/web's desired replicas, read as the cluster admin (not through the gateway)."""
+    with stack.cluster.admin_client() as admin:
+        replicas: int = AppsV1Api(admin).read_namespaced_deployment("web", "staging").spec.replicas
+    return replicas
+
+
 async def run_script(stack: Stack) -> None:
     async with Client(stack.gateway_url, auth=stack.token) as client:
         tools = await client.list_tools()
@@ -186,11 +234,28 @@ async def run_script(stack: Stack) -> None:
         )
         await _set_policy_mode(stack, client, "readwrite")
         _out(f"  tools/list now shows {len(await client.list_tools())} tools")
-        await _call(client, stack, WRITE_AFTER_POLICY_CHANGE)
-        await _set_policy_mode(stack, client, "readonly")
+        title = "Writes enabled by the security team: the same write now needs a human approval"
+        approval_id = (await _call(client, stack, Step(title, "scale_deployment", SCALE_WEB)))["approval_id"]
+        _out(
+            f"\nA second person approves it: {APPROVER[0]} (group {APPROVER[1][0]}) through the gateway's approvals"
+            " API, with her own bearer token, so the gateway verifies who approves (the CLI, for operators on"
+            " the gateway's host, would trust the --principal it is given). The requester may not:"
+        )
+        await _decide_over_http(stack, approval_id, who=f"{AGENT[0]} (the requester)", token=stack.token)
+        await _decide_over_http(stack, approval_id, who=APPROVER[0], token=stack.approver_token)
+        carried = {**SCALE_WEB, "approval_id": approval_id}
+        await _call(
+            client, stack, Step("The agent's retry with approval_id runs the write, once", "scale_deployment", carried)
+        )
+        _out(f"  staging/web now has {_replicas(stack)} replicas (read as the cluster admin)")
+        await _call(client, stack, Step("A replay of the same approval is refused", "scale_deployment", carried))
         with stack.cluster.admin_client() as admin:
-            replicas = AppsV1Api(admin).read_namespaced_deployment("web", "staging").spec.replicas
-        _out(f"\nThe cluster is unchanged: staging/web still has {replicas} replicas.")
+            AppsV1Api(admin).patch_namespaced_deployment_scale("web", "staging", {"spec": {"replicas": 3}})
+        await _set_policy_mode(stack, client, "readonly")
+        _out(
+            f"\nThe demo puts it back: staging/web has {_replicas(stack)} replicas again (scaled as the cluster admin),"
+            f' and the policy data says "mode": "readonly" (tools/list shows {len(await client.list_tools())} tools).'
+        )
 
 
 def _connect_help(stack: Stack) -> str:
@@ -208,6 +273,8 @@ def _connect_help(stack: Stack) -> str:
         "\nConnect your own MCP client to this stack:\n"
         f"  streamable HTTP: {stack.gateway_url}\n"
         f"    with header    Authorization: Bearer {stack.token}   (demo-agent, group sre)\n"
+        f"  approvals API:   {stack.base_url}/approvals   (GET; POST /approvals/ID/approve or /deny)\n"
+        f"    as carol       Authorization: Bearer {stack.approver_token}   (group sre: approves staging writes)\n"
         f"  stdio:           {env} {Path(sys.executable).with_name('k8s-mcp-gateway')} serve\n"
         f"  Claude Desktop (claude_desktop_config.json):\n{json.dumps(desktop, indent=2)}\n"
         f"  audit trail:     {stack.audit_path}\n"

@@ -2,7 +2,7 @@
 
 A write the policy allows only with an approval becomes a pending request bound to its action
 digest, its requester and its cluster (`flow`). People approve or deny it (`service`, called by
-the CLI and later by an HTTP route), or the person at the MCP client confirms it where the policy
+the CLI and by the HTTP API), or the person at the MCP client confirms it where the policy
 accepts that. The call made again with the request's id carries it to OPA, which decides whether
 it is valid; the gateway only makes it single-use (`store`).
 
@@ -10,5 +10,6 @@ it is valid; the gateway only makes it single-use (`store`).
     store     ApprovalStore (the interface) and SqliteApprovalStore (the default)
     service   ApprovalService: list, show, approve, deny, expire; every step audited
     flow      ApprovalFlow: the guard's hook for calls that need or carry an approval
+    http      ApprovalsApi: /approvals beside /mcp, for approvers with a verified token
     tools     get_approval, list_my_approvals: the agent's read tools
 """

@@ -48,6 +48,19 @@ def assert_the_printed_token_is_the_way_in(output: str) -> None:
     assert (refused.status_code, admitted.status_code) == (401, 200)
 
 
+def assert_the_approvers_token_reads_the_approvals(output: str) -> None:
+    """The approvals API the demo prints answers carol's token, and nobody's without one."""
+    url = re.search(r"approvals API: +(\S+)", output)
+    token = re.search(r"as carol +Authorization: Bearer (\S+)", output)
+    assert url
+    assert token
+    with httpx.Client() as http:
+        refused = http.get(url[1])
+        listed = http.get(url[1], params={"all": "1"}, headers={"authorization": f"Bearer {token[1]}"})
+    assert (refused.status_code, listed.status_code) == (401, 200)
+    assert [approval["state"] for approval in listed.json()["approvals"]] == ["used"]
+
+
 def test_the_scripted_session_shows_the_three_rules() -> None:
     done = subprocess.run([*DEMO, "--once"], capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr
@@ -57,11 +70,42 @@ def test_the_scripted_session_shows_the_three_rules() -> None:
     assert "namespace: must be a DNS-1123 label" in out
     assert 'writes are disabled: the policy mode is "readonly"' in out
     assert "tools/list now shows 12 tools" in out  # OPA reloaded the edited data file
-    assert "approval required: 1 approval from group:sre" in out
-    assert "staging/web still has 3 replicas" in out
-    assert out.count("OPA decision ") == 5  # six calls; the invalid one never reaches OPA
+    assert out.count("OPA decision ") == 7  # eight calls; the invalid one never reaches OPA
     assert "no policy query: refused before OPA" in out
+    assert_the_approval_flow_is_shown(out)
     assert_closed(ports_in(out))
+
+
+def assert_the_approval_flow_is_shown(out: str) -> None:
+    """Pending (never shown as allowed), approved over HTTP by another person, run once, replay refused, undone."""
+    pending = out[out.index("the same write now needs a human approval") : out.index("A second person approves it")]
+    assert "✔" not in pending
+    assert "⏸ pending approval, not run: approval required: 1 approval from group:sre" in pending
+    found = re.search(r"status       pending_approval, approval_id (\S+), expires ", pending)
+    assert found
+    approval_id = found[1]
+    assert "approvers    group:sre (1 needed), not the requester" in pending
+    assert "preview      spec.replicas: 3 → 5" in pending
+    assert (
+        f"next step    Ask group:sre to approve request {approval_id} (`POST /approvals/{approval_id}/approve`"
+        in pending
+    )
+    approving = out[out.index("A second person approves it") : out.index("The agent's retry")]
+    assert "carol (group sre) through the gateway's approvals API, with her own bearer token" in approving
+    assert approving.splitlines()[1:5] == [
+        f'  → POST /approvals/{approval_id}/approve as demo-agent (the requester)  {{"reason": "staging load test"}}',
+        f"  ✘ 403 forbidden: cannot approve {approval_id}: the requester cannot approve their own request",
+        f'  → POST /approvals/{approval_id}/approve as carol  {{"reason": "staging load test"}}',
+        f"  ✔ 200: carol approved {approval_id}: it is approved (1 of 1 approvals)",
+    ]
+    retried = out[out.index("The agent's retry with approval_id runs the write, once") :]
+    assert retried.index("✔ allowed: staging/web scaled to 5 replicas") < retried.index("A replay")
+    assert "staging/web now has 5 replicas (read as the cluster admin)" in retried
+    replay = retried[retried.index("A replay of the same approval is refused") :]
+    assert f"✘ denied: refused: approval {approval_id} does not allow this call" in replay
+    assert "the approval was already used: an approval runs one call, once" in replay
+    assert "staging/web has 3 replicas again (scaled as the cluster admin)" in replay
+    assert 'the policy data says "mode": "readonly" (tools/list shows 10 tools)' in replay
 
 
 def test_it_keeps_the_stack_up_until_ctrl_c_and_then_stops_it() -> None:
@@ -79,6 +123,7 @@ def test_it_keeps_the_stack_up_until_ctrl_c_and_then_stops_it() -> None:
         assert "streamable HTTP: http://127.0.0.1:" in output
         assert '"mcpServers"' in output
         assert_the_printed_token_is_the_way_in(output)
+        assert_the_approvers_token_reads_the_approvals(output)
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=60)
     finally:
