@@ -16,6 +16,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 DEMO = [str(Path(sys.executable).with_name("k8s-mcp-gateway")), "demo"]
+README = Path(__file__).parents[2] / "README.md"
 
 
 def ports_in(output: str) -> list[int]:
@@ -72,12 +73,27 @@ def test_the_scripted_session_shows_the_three_rules() -> None:
     assert "tools/list now shows 12 tools" in out  # OPA reloaded the edited data file
     assert out.count("OPA decision ") == 7  # eight calls; the invalid one never reaches OPA
     assert "no policy query: refused before OPA" in out
-    assert_the_approval_flow_is_shown(out)
+    approval_id = assert_the_approval_flow_is_shown(out)
+    assert_the_readme_says_what_it_shows(out, approval_id)
     assert_closed(ports_in(out))
 
 
-def assert_the_approval_flow_is_shown(out: str) -> None:
-    """Pending (never shown as allowed), approved over HTTP by another person, run once, replay refused, undone."""
+def assert_the_readme_says_what_it_shows(out: str, approval_id: str) -> None:
+    """Every quoted outcome in the README's "What the demo shows" table is in the demo's output."""
+    readme = README.read_text(encoding="utf-8")
+    table = readme[readme.index("| call | what happens |") :].split("\n\n")[0]
+    quoted = [
+        quote.replace("ID", approval_id)
+        for row in table.splitlines()[2:]
+        for quote in re.findall(r"`([^`]+)`", row.split(" | ")[1])
+    ]
+    assert len(quoted) >= 12  # the table was found and read
+    assert [quote for quote in quoted if quote not in out] == []
+
+
+def assert_the_approval_flow_is_shown(out: str) -> str:
+    """Pending (never shown as allowed), approved over HTTP by another person, run once, replay refused,
+    undone; returns the approval's id."""
     pending = out[out.index("the same write now needs a human approval") : out.index("A second person approves it")]
     assert "✔" not in pending
     assert "⏸ pending approval, not run: approval required: 1 approval from group:sre" in pending
@@ -106,6 +122,7 @@ def assert_the_approval_flow_is_shown(out: str) -> None:
     assert "the approval was already used: an approval runs one call, once" in replay
     assert "staging/web has 3 replicas again (scaled as the cluster admin)" in replay
     assert 'the policy data says "mode": "readonly" (tools/list shows 10 tools)' in replay
+    return approval_id
 
 
 def test_it_keeps_the_stack_up_until_ctrl_c_and_then_stops_it() -> None:
