@@ -9,13 +9,30 @@ know Kubernetes, the guard knows OPA, and this table is the only place that know
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
-from gateway.tools import deployments, events, namespaces, nodes, pods
+from gateway.tools import (
+    autoscalers,
+    configmaps,
+    cronjobs,
+    daemonsets,
+    deployments,
+    events,
+    ingresses,
+    jobs,
+    namespaces,
+    nodes,
+    persistentvolumeclaims,
+    persistentvolumes,
+    pods,
+    replicasets,
+    services,
+    statefulsets,
+)
 from gateway.validation import arguments_model
 
 
@@ -92,6 +109,18 @@ class Entry:
         )
 
 
+def _reads(
+    listing: Callable[..., Any], describing: Callable[..., Any], resource: str, name_arg: str, *, cluster: bool = False
+) -> tuple[Entry, Entry]:
+    """The `list_*` and `describe_*` tools of one `group/resource`: a list, and a get of one named object."""
+    group, _, plural = resource.rpartition("/")
+    listed = ActionTemplate(verb="list", resource=plural, group=group, cluster_scoped=cluster)
+    return (
+        Entry(handler=listing, action=listed),
+        Entry(handler=describing, action=replace(listed, verb="get", name_arg=name_arg)),
+    )
+
+
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         handler=namespaces.list_namespaces,
@@ -115,6 +144,28 @@ ENTRIES: tuple[Entry, ...] = (
         action=ActionTemplate(verb="get", resource="nodes", cluster_scoped=True, name_arg="node_name"),
     ),
     Entry(handler=events.list_events, action=ActionTemplate(verb="list", resource="events")),
+    *_reads(statefulsets.list_statefulsets, statefulsets.describe_statefulset, "apps/statefulsets", "statefulset_name"),
+    *_reads(daemonsets.list_daemonsets, daemonsets.describe_daemonset, "apps/daemonsets", "daemonset_name"),
+    *_reads(replicasets.list_replicasets, replicasets.describe_replicaset, "apps/replicasets", "replicaset_name"),
+    *_reads(jobs.list_jobs, jobs.describe_job, "batch/jobs", "job_name"),
+    *_reads(cronjobs.list_cronjobs, cronjobs.describe_cronjob, "batch/cronjobs", "cronjob_name"),
+    *_reads(services.list_services, services.describe_service, "services", "service_name"),
+    *_reads(ingresses.list_ingresses, ingresses.describe_ingress, "networking.k8s.io/ingresses", "ingress_name"),
+    *_reads(autoscalers.list_hpas, autoscalers.describe_hpa, "autoscaling/horizontalpodautoscalers", "hpa_name"),
+    *_reads(
+        persistentvolumeclaims.list_pvcs, persistentvolumeclaims.describe_pvc, "persistentvolumeclaims", "pvc_name"
+    ),
+    *_reads(persistentvolumes.list_pvs, persistentvolumes.describe_pv, "persistentvolumes", "pv_name", cluster=True),
+    *_reads(configmaps.list_configmaps, configmaps.describe_configmap, "configmaps", "configmap_name"),
+    # Both read the deployment; the history also lists the ReplicaSets it owns.
+    Entry(
+        handler=deployments.rollout_status,
+        action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+    ),
+    Entry(
+        handler=deployments.rollout_history,
+        action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+    ),
     Entry(
         handler=deployments.restart_deployment,
         action=ActionTemplate(
