@@ -8,6 +8,7 @@ a permission the catalog needs and the manifest lacks fails a test here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from tests.support import Served, serve_http, serve_stdio, served_env
 
 WRITABLE_STAGING = {"mode": "readwrite", "approval": {"namespaces": {"staging": {"required": False}}}}
 """Policy data for write tests: writes on, and staging needs no approval (default still does)."""
+VOLUME_READS = {"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]}
+"""Policy data that adds PersistentVolumes to the cluster-scoped reads (the shipped data does not)."""
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +65,28 @@ def served(request: pytest.FixtureRequest) -> Served:
     """The default gateway (shipped policy: read-only, default + staging) on each transport."""
     gateway: Served = request.getfixturevalue(f"{request.param}_gateway")
     return gateway
+
+
+@pytest.fixture(scope="session")
+async def volume_readers(
+    tmp_path_factory: pytest.TempPathFactory, cluster: LocalCluster, policy_opa: Callable[[Mapping[str, Any]], str]
+) -> AsyncIterator[dict[str, Served]]:
+    """A gateway on each transport under policy data whose cluster reads include PersistentVolumes."""
+    opa_url = policy_opa(VOLUME_READS)
+    stdio, http = tmp_path_factory.mktemp("e2e-volumes-stdio"), tmp_path_factory.mktemp("e2e-volumes-http")
+    async with contextlib.AsyncExitStack() as stack:
+        yield {
+            "stdio": await stack.enter_async_context(
+                serve_stdio(cluster_env(stdio, cluster, opa_url), stdio, principal="alice")
+            ),
+            "http": stack.enter_context(serve_http(cluster_env(http, cluster, opa_url), http)),
+        }
+
+
+@pytest.fixture(params=["stdio", "http"])
+def volume_reader(request: pytest.FixtureRequest, volume_readers: dict[str, Served]) -> Served:
+    """The gateway that may read PersistentVolumes, on each transport."""
+    return volume_readers[request.param]
 
 
 @pytest.fixture(scope="session")
