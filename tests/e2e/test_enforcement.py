@@ -122,11 +122,11 @@ async def test_a_write_needing_approval_makes_no_api_request(cluster: LocalClust
 
 
 @pytest.fixture
-def restore_web(admin: ApiClient) -> Iterator[None]:
-    """Write tests share the session's cluster: put staging/web back as the seed left it."""
-    before = replicas(admin, "web", "staging")
+def restore_web(cluster: LocalCluster) -> Iterator[None]:
+    """Write tests share the session's cluster: put staging/web back as the seed left it (replicas,
+    pod template, and a status that has observed them, as its controller would have)."""
     yield
-    AppsV1Api(admin).patch_namespaced_deployment_scale("web", "staging", {"spec": {"replicas": before}})
+    cluster.seed()
 
 
 @pytest.mark.usefixtures("restore_web")
