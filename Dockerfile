@@ -5,7 +5,8 @@
 # deploy/gateway.yaml).
 #
 #   docker build -t k8s-mcp-gateway:0.1.0 .
-#   docker run -p 8080:8080 -e K8S_MCP_OPA_URL=http://opa:8181 k8s-mcp-gateway:0.1.0
+#   docker run -p 8080:8080 -e K8S_MCP_OPA_URL=http://opa:8181 \
+#     -e K8S_MCP_OPA_TOKEN_FILE=/run/opa-token/token -v opa-token:/run/opa-token:ro k8s-mcp-gateway:0.1.0
 #
 # Checked by `.tools/bin/packaging-check dockerfile` (BuildKit's own parser and linter),
 # which tests/unit/test_packaging.py runs.
@@ -28,11 +29,13 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 FROM python:3.11-slim AS runtime
 
 # A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it; a passwd entry, because
-# the gateway asks the OS for its user name (the default stdio principal).
+# the gateway asks the OS for its user name (the default stdio principal). The two directories
+# are where volumes are mounted (the audit trail; the token that locks OPA's API), owned by
+# the gateway so that a fresh named volume starts out writable by it.
 RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid gateway --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin gateway \
-    && install -d -o gateway -g gateway -m 0750 /var/log/k8s-mcp-gateway
+    && install -d -o gateway -g gateway -m 0750 /var/log/k8s-mcp-gateway /run/opa-token
 
 COPY --from=build /opt/venv /opt/venv
 

@@ -8,10 +8,12 @@ BIN := $(VENV)/bin
 TOOLS := $(CURDIR)/.tools/bin
 OPA = $(shell command -v opa 2>/dev/null || echo $(TOOLS)/opa)
 ARGS ?=
+# The security team's policies, and the policy that locks OPA's own REST API to the gateway.
+REGO := policies opa/system
 
 export OPA_VERSION
 
-.PHONY: setup demo test lint policy-test pytest bench clean
+.PHONY: setup demo test lint policy-test pytest bench rbac clean
 
 setup: $(VENV)/.installed
 	@opa/install.sh
@@ -34,18 +36,30 @@ lint:
 	$(BIN)/mypy
 
 policy-test:
-	@test -z "$$($(OPA) fmt --list policies)" || { echo "opa fmt: run '$(OPA) fmt -w policies'"; $(OPA) fmt --list policies; exit 1; }
-	$(OPA) check --strict policies
-	$(TOOLS)/regal lint policies
-	$(OPA) test policies
-	@$(OPA) test --coverage --threshold 90 policies > .tools/coverage.json || { echo "policy coverage below 90%"; exit 1; }
+	@test -z "$$($(OPA) fmt --list $(REGO))" || { echo "opa fmt: run '$(OPA) fmt -w $(REGO)'"; $(OPA) fmt --list $(REGO); exit 1; }
+	$(OPA) check --strict $(REGO)
+	$(TOOLS)/regal lint $(REGO)
+	$(OPA) test $(REGO)
+	@$(OPA) test --coverage --threshold 90 $(REGO) > .tools/coverage.json || { echo "policy coverage below 90%"; exit 1; }
 	@$(BIN)/python -c "import json; print('policy coverage: %.1f%%' % json.load(open('.tools/coverage.json'))['coverage'])"
 
 pytest:
 	$(BIN)/pytest $(ARGS)
 
+# The shipped policy as a signed bundle for a bundle service (opa/remote.yaml, deploy/bundle/):
+# dist/bundle-service/bundles/mcp.tar.gz, signed with BUNDLE_SIGNING_KEY, else with a
+# development key it makes in dist/signing/.
+.PHONY: bundle
+bundle: setup
+	@OPA=$(OPA) opa/bundle.sh dist
+
 bench: setup
 	$(BIN)/python -m bench.bench $(ARGS)
+
+# deploy/rbac.yaml from the catalog and the policy data; run it after changing either
+# (tests/unit/test_rbac.py fails while the committed file is stale).
+rbac: $(VENV)/.installed
+	$(BIN)/k8s-mcp-gateway rbac --policy-data policies/data.json --output deploy/rbac.yaml
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

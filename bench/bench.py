@@ -282,9 +282,10 @@ class MinimalOpaClient:
     into the same `Decision` as `PolicyClient`'s, so the two differ only in the HTTP layer.
     """
 
-    def __init__(self, *, url: str, decision_path: str) -> None:
+    def __init__(self, *, url: str, decision_path: str, token: str) -> None:
         self._url = httpx.URL(url)
         self._path = f"/v1/data/{decision_path.strip('/')}"
+        self._authorization = f"Authorization: Bearer {token}\r\n"
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def open(self) -> MinimalOpaClient:
@@ -297,7 +298,7 @@ class MinimalOpaClient:
         reader, writer = self._streams
         body = json.dumps({"input": document}).encode()
         writer.write(
-            f"POST {self._path} HTTP/1.1\r\nHost: {self._url.host}:{self._url.port}\r\n"
+            f"POST {self._path} HTTP/1.1\r\nHost: {self._url.host}:{self._url.port}\r\n{self._authorization}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
@@ -428,11 +429,13 @@ async def guard_decomposition(
     return figures, documents[0]
 
 
-async def opa_server_time(*, opa_url: str, decision_path: str, document: dict[str, Any], n: int) -> dict[str, Any]:
+async def opa_server_time(
+    *, opa_url: str, token: str, decision_path: str, document: dict[str, Any], n: int
+) -> dict[str, Any]:
     """OPA's own account of a decision (`?metrics=true`): handler time and Rego evaluation time."""
     handler_s: list[float] = []
     eval_s: list[float] = []
-    async with httpx.AsyncClient(base_url=opa_url) as client:
+    async with httpx.AsyncClient(base_url=opa_url, headers={"Authorization": f"Bearer {token}"}) as client:
         for _ in range(n):
             response = await client.post(
                 f"/v1/data/{decision_path.strip('/')}", params={"metrics": "true"}, json={"input": document}
@@ -464,7 +467,9 @@ def sniffio_importable() -> Iterator[bool]:
         sys.modules.pop("sniffio", None)
 
 
-async def opa_client_cost(*, opa_url: str, settings: Settings, document: dict[str, Any], plan: Plan) -> dict[str, Any]:
+async def opa_client_cost(
+    *, opa_url: str, token: str, settings: Settings, document: dict[str, Any], plan: Plan
+) -> dict[str, Any]:
     """How much of a decision is OPA and the network, and how much is the HTTP client in our process.
 
     Three ways of asking OPA the same question, interleaved round by round: `PolicyClient.decide`
@@ -477,8 +482,9 @@ async def opa_client_cost(*, opa_url: str, settings: Settings, document: dict[st
         decision_path=settings.opa_decision_path,
         visibility_path=settings.opa_visibility_path,
         timeout=settings.opa_timeout,
+        token=token,
     )
-    minimal = await MinimalOpaClient(url=opa_url, decision_path=settings.opa_decision_path).open()
+    minimal = await MinimalOpaClient(url=opa_url, decision_path=settings.opa_decision_path, token=token).open()
 
     async def shipped() -> None:
         if not (await policy.decide(document)).allow:
@@ -527,7 +533,7 @@ async def opa_client_cost(*, opa_url: str, settings: Settings, document: dict[st
 # --------------------------------------------------------------------------------------------
 
 
-async def connection_reuse(*, settings: Settings, document: dict[str, Any], plan: Plan) -> dict[str, Any]:
+async def connection_reuse(*, settings: Settings, token: str, document: dict[str, Any], plan: Plan) -> dict[str, Any]:
     """One kept-alive `PolicyClient` vs. a new one per decision (built, asked once, closed).
 
     The fresh side is also split into its three steps, because "a new connection" costs less than
@@ -540,6 +546,7 @@ async def connection_reuse(*, settings: Settings, document: dict[str, Any], plan
             decision_path=settings.opa_decision_path,
             visibility_path=settings.opa_visibility_path,
             timeout=settings.opa_timeout,
+            token=token,
         )
 
     async def decide_ok(policy: PolicyClient) -> None:
@@ -860,7 +867,7 @@ def machine_info(opa: Path) -> dict[str, Any]:
 async def run(*, opa: OpaServer, api: SlowKubeApi, workdir: Path, plan: Plan) -> dict[str, Any]:
     settings = Settings.model_validate(
         {
-            "opa_url": opa.url,
+            **opa.settings(),
             "audit_path": workdir / "audit.jsonl",
             "mode": "readonly",
             "dry_run": False,
@@ -876,7 +883,9 @@ async def run(*, opa: OpaServer, api: SlowKubeApi, workdir: Path, plan: Plan) ->
             step("1/4 policy check cost per call")
             results["policy_check"] = await policy_check_cost(guarded=guarded, plain=plain, plan=plan)
             step("1/4 … where the added time goes")
-            minimal = await MinimalOpaClient(url=opa.url, decision_path=settings.opa_decision_path).open()
+            minimal = await MinimalOpaClient(
+                url=opa.url, decision_path=settings.opa_decision_path, token=opa.token
+            ).open()
             try:
                 decomposition, document = await guard_decomposition(
                     gateway=gateway, guarded=guarded, plain=plain, minimal=minimal, plan=plan
@@ -884,14 +893,20 @@ async def run(*, opa: OpaServer, api: SlowKubeApi, workdir: Path, plan: Plan) ->
             finally:
                 await minimal.aclose()
             decomposition["opa_self_reported"] = await opa_server_time(
-                opa_url=opa.url, decision_path=settings.opa_decision_path, document=document, n=plan.decisions // 3
+                opa_url=opa.url,
+                token=opa.token,
+                decision_path=settings.opa_decision_path,
+                document=document,
+                n=plan.decisions // 3,
             )
             results["guard_decomposition"] = decomposition
             results["opa_client_cost"] = await opa_client_cost(
-                opa_url=opa.url, settings=settings, document=document, plan=plan
+                opa_url=opa.url, token=opa.token, settings=settings, document=document, plan=plan
             )
             step("2/4 connection reuse to OPA")
-            results["opa_connection_reuse"] = await connection_reuse(settings=settings, document=document, plan=plan)
+            results["opa_connection_reuse"] = await connection_reuse(
+                settings=settings, token=opa.token, document=document, plan=plan
+            )
             step("3/4 event loop vs. a 50 ms Kubernetes API")
             results["kube_event_loop"] = await event_loop_blocking(api_url=api.url, plan=plan)
             results["kube_event_loop"]["pod_lists_served_by_stub"] = api.served

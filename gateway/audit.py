@@ -1,18 +1,34 @@
-"""The audit trail: one JSON Lines record per tool call, in a file, off the event loop.
+"""The audit trail: one JSON Lines record per tool call, and no call without its record.
 
 Records are appended by a single writer thread, so lines never interleave and the event loop
-never waits on the disk. A write also gets a write-ahead `write_intent` record, flushed and
-fsynced *before* Kubernetes is touched; if that fails the write does not run. Logs go to stderr
-and the audit goes to its file: stdout belongs to the MCP stdio transport.
+never waits on the disk. The trail fails closed:
+
+- At start the file is opened and an `audit_open` record is written and fsynced: a sink that
+  cannot take it stops the gateway (`AuditLog` raises `OSError`).
+- Before each record the writer compares the device and inode at the path with those of the open
+  file. A file that was removed or rotated away is followed: a new file is opened at the path and
+  starts with an `audit_open` record saying why, so no record goes to an unlinked file.
+- `ready` lets a call run only when a record can be written: the file at the path is the open one
+  and the last write succeeded (one `stat`, no thread hop), or reopening the path succeeds.
+- A record that cannot be written raises `AuditUnavailable`; the guard then refuses the call.
+- A record handed to the writer is written even if the call awaiting it is cancelled.
+- A string, or any other value, whose JSON is longer than `max_value_bytes` is replaced by its
+  length, sha256 and first characters, so no caller can fill the audit volume with one call.
+
+Logs go to stderr and the audit goes to its file: stdout belongs to the MCP stdio transport.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,43 +36,158 @@ from gateway.errors import AuditUnavailable
 
 log = logging.getLogger(__name__)
 
+PREFIX_CHARS = 64
+"""How much of an oversized value its digest keeps, so a reader can tell what it was."""
+
+_MIN_MEMBER_BYTES = len('"":0,')
+"""The fewest bytes one member of a JSON object takes: an object with more members cannot fit."""
+
+
+def utc_now() -> str:
+    """The current time as the audit trail and the policy input write it: RFC 3339, UTC, milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
 
 class AuditLog:
-    """Appends records to `path`; the file is opened once, at start, so a bad path fails early."""
+    """Appends records to the file at `path`, following it when it is removed or replaced."""
 
-    def __init__(self, *, path: Path) -> None:
+    def __init__(self, *, path: Path, max_value_bytes: int) -> None:
         self.path = path
+        self.max_value_bytes = max_value_bytes
+        self._fd = -1
+        self._file_id = (0, 0)
+        self._healthy = False
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._open("start")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
 
+    async def ready(self) -> None:
+        """Return when a record can be written at the path; raise `AuditUnavailable` when not.
+
+        The common case is one `stat` of a local path on the event loop, cheaper than the thread
+        hop it saves. When the file at the path is not the open one, or the last write failed,
+        the writer reopens the path, and the `audit_open` record it writes there is the proof.
+        """
+        if not self._current():
+            await self._submit(self._follow)
+
+    async def append(self, entry: dict[str, Any], *, sync: bool = False) -> None:
+        """Write one record (fsynced when `sync`); raise `AuditUnavailable` if it cannot be written."""
+        line = self._line(entry)
+        await self._submit(self._write, line, sync)
+
     async def record(self, entry: dict[str, Any]) -> None:
-        """Append one record; a failure is logged, never raised (the call already happened)."""
-        try:
-            await self._append(entry, sync=False)
-        except OSError as exc:
-            log.error("audit record for request %s lost: %s", entry.get("request_id"), exc)
-
-    async def write_ahead(self, entry: dict[str, Any]) -> None:
-        """Durably append a record before a write runs; raise `AuditUnavailable` if it cannot be."""
-        try:
-            await self._append(entry, sync=True)
-        except OSError as exc:
-            log.error("write-ahead audit record failed: %s", exc)
-            raise AuditUnavailable() from None
-
-    async def _append(self, entry: dict[str, Any], *, sync: bool) -> None:
-        line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
-        await asyncio.get_running_loop().run_in_executor(self._writer, self._write, line, sync)
-
-    def _write(self, line: bytes, sync: bool) -> None:
-        # One unbuffered O_APPEND write per record: a failed write leaves nothing half-buffered.
-        written = os.write(self._fd, line)
-        if written != len(line):
-            raise OSError(f"short write to the audit file ({written} of {len(line)} bytes)")
-        if sync:
-            os.fsync(self._fd)
+        """Append a record of something already decided; a failure is logged, never raised."""
+        with contextlib.suppress(AuditUnavailable):
+            await self.append(entry)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
         os.close(self._fd)
+
+    async def _submit(self, work: Callable[..., None], *args: Any) -> None:
+        future = asyncio.get_running_loop().run_in_executor(self._writer, work, *args)
+        try:
+            # Shielded: cancelling the caller must not drop a record still queued for the writer.
+            await asyncio.shield(future)
+        except OSError:
+            raise AuditUnavailable() from None
+
+    def _current(self) -> bool:
+        if not self._healthy:
+            return False
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return False
+        return (stat.st_dev, stat.st_ino) == self._file_id
+
+    def _line(self, entry: dict[str, Any]) -> bytes:
+        text = _json(entry)
+        # No value is longer than the whole line, so a short line needs no look inside.
+        if len(text) > self.max_value_bytes:
+            text = _json({key: _bounded(value, self.max_value_bytes) for key, value in entry.items()})
+        return text.encode() + b"\n"
+
+    # The writer thread's side.
+
+    def _write(self, line: bytes, sync: bool) -> None:
+        try:
+            self._follow_path()
+            _append(self._fd, line, sync=sync)
+        except OSError as exc:
+            self._healthy = False
+            log.error("audit record not written to %s: %s; the record: %s", self.path, exc, line.decode().rstrip())
+            raise
+
+    def _follow(self) -> None:
+        try:
+            self._follow_path()
+        except OSError as exc:
+            self._healthy = False
+            log.error("the audit file %s cannot be written: %s", self.path, exc)
+            raise
+
+    def _follow_path(self) -> None:
+        """Reopen the path when its file was removed or replaced, or when the last write failed."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            self._open("no file at the audit path (removed or renamed)")
+            return
+        if (stat.st_dev, stat.st_ino) != self._file_id:
+            self._open("another file at the audit path (rotated or replaced)")
+        elif not self._healthy:
+            self._open("the last audit write failed")
+
+    def _open(self, reason: str) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            stat = os.fstat(fd)
+            opened = {"event": "audit_open", "time": utc_now(), "pid": os.getpid(), "reason": reason}
+            _append(fd, self._line(opened), sync=True)
+        except OSError:
+            os.close(fd)
+            raise
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd, self._file_id, self._healthy = fd, (stat.st_dev, stat.st_ino), True
+        if reason != "start":
+            log.warning("audit file %s reopened: %s", self.path, reason)
+
+
+def _append(fd: int, line: bytes, *, sync: bool) -> None:
+    # One unbuffered O_APPEND write per record: a failed write leaves nothing half-buffered.
+    written = os.write(fd, line)
+    if written != len(line):
+        raise OSError(f"short write to the audit file ({written} of {len(line)} bytes)")
+    if sync:
+        os.fsync(fd)
+
+
+def _json(value: Any) -> str:
+    """Compact, ASCII-only JSON: its length is its size in bytes, and no string can fail to encode."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _bounded(value: Any, limit: int) -> Any:
+    """`value` if its JSON fits in `limit` bytes; else an object keeps its members that fit, or a digest."""
+    text = _json(value)
+    if len(text) <= limit:
+        return value
+    if isinstance(value, dict) and len(value) * _MIN_MEMBER_BYTES <= limit:
+        members = {key: _bounded(member, limit) for key, member in value.items()}
+        if len(_json(members)) <= limit:
+            return members
+    return _digest(value if isinstance(value, str) else text)
+
+
+def _digest(text: str) -> dict[str, Any]:
+    """What the record keeps of an oversized value: its UTF-8 length, sha256 and first characters."""
+    data = text.encode("utf-8", "surrogatepass")
+    return {
+        "truncated": True,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "prefix": text[:PREFIX_CHARS],
+    }

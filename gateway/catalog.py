@@ -1,8 +1,10 @@
 """The catalog: the one table that says what each tool does to Kubernetes.
 
 For every tool it names the Kubernetes action in the vocabulary of RBAC and admission review
-(verb, group, resource, subresource, namespace, name) and the MCP annotations clients show. The
-guard reads it to build the policy input; the server reads it to register the tools. Tool modules
+(verb, group, resource, subresource, namespace, name), the other API calls its handler makes, and
+the MCP annotations clients show; the approval tools act on the gateway's own `approvals`, named
+the same way in their own API group. The guard reads it to build the policy input; the server
+reads it to register the tools; `gateway.rbac` reads it to generate the gateway's RBAC. Tool modules
 know Kubernetes, the guard knows OPA, and this table is the only place that knows both.
 """
 
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
+from gateway.approvals import tools as approvals
+from gateway.approvals.tools import GATEWAY_GROUP
+from gateway.preview import PreviewFunction
 from gateway.tools import (
     autoscalers,
     configmaps,
@@ -68,13 +73,33 @@ class ActionTemplate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ApiCall:
+    """A Kubernetes request a handler (or its preview) makes besides its action.
+
+    The policy decides on the action alone; the gateway's RBAC (`gateway.rbac`) must grant these
+    too, or the tool fails with a 403 after the policy allowed it.
+    """
+
+    verb: str
+    resource: str
+    group: str = ""
+    namespace: str | None = None
+    """Where the call goes: None is the action's namespace; a name is that one namespace, always."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Entry:
-    """One tool: its handler, its action and its MCP behaviour hints."""
+    """One tool: its handler, its action, the other API calls it makes and its MCP behaviour hints."""
 
     handler: Callable[..., Any]
     action: ActionTemplate
+    extra_calls: tuple[ApiCall, ...] = ()
     destructive: bool = False
     idempotent: bool = True
+    preview: PreviewFunction | None = None
+    """For a write: the object now and after the tool's own call as a dry run (`gateway.preview`)."""
+    uses: Literal["kube", "approvals"] = "kube"
+    """What the handler's first parameter is: the Kubernetes client or the approval service."""
     arguments: type[BaseModel] = field(init=False)
     tool_document: dict[str, Any] = field(init=False)
     """`input.tool`, built once: every call of this tool sends the same one."""
@@ -109,15 +134,39 @@ class Entry:
         )
 
 
+RECENT_EVENTS = ApiCall(verb="list", resource="events")
+"""The describe tools end with the object's recent events (`gateway.tools.events.described`)."""
+CLUSTER_EVENTS = replace(RECENT_EVENTS, namespace=events.CLUSTER_EVENTS_NAMESPACE)
+"""A cluster-scoped object's events, which Kubernetes records in `default`."""
+ENDPOINT_SLICES = ApiCall(verb="list", resource="endpointslices", group="discovery.k8s.io")
+"""The service tools show the endpoints behind each Service (`gateway.tools.services`)."""
+OWNED_REPLICA_SETS = ApiCall(verb="list", resource="replicasets", group="apps")
+"""`rollout_history` lists the ReplicaSets a deployment owns, one per revision."""
+CURRENT_DEPLOYMENT = ApiCall(verb="get", resource="deployments", group="apps")
+"""The write previews read the deployment as it is now (`gateway.preview`)."""
+
+
 def _reads(
-    listing: Callable[..., Any], describing: Callable[..., Any], resource: str, name_arg: str, *, cluster: bool = False
+    listing: Callable[..., Any],
+    describing: Callable[..., Any],
+    resource: str,
+    name_arg: str,
+    *,
+    cluster: bool = False,
+    extra_calls: tuple[ApiCall, ...] = (),
 ) -> tuple[Entry, Entry]:
-    """The `list_*` and `describe_*` tools of one `group/resource`: a list, and a get of one named object."""
+    """The `list_*` and `describe_*` tools of one `group/resource`: a list, and a get of one named
+    object that also reads the object's events; `extra_calls` are the other calls both make."""
     group, _, plural = resource.rpartition("/")
     listed = ActionTemplate(verb="list", resource=plural, group=group, cluster_scoped=cluster)
+    recent_events = CLUSTER_EVENTS if cluster else RECENT_EVENTS
     return (
-        Entry(handler=listing, action=listed),
-        Entry(handler=describing, action=replace(listed, verb="get", name_arg=name_arg)),
+        Entry(handler=listing, action=listed, extra_calls=extra_calls),
+        Entry(
+            handler=describing,
+            action=replace(listed, verb="get", name_arg=name_arg),
+            extra_calls=(*extra_calls, recent_events),
+        ),
     )
 
 
@@ -131,13 +180,18 @@ ENTRIES: tuple[Entry, ...] = (
         handler=pods.get_pod_logs,
         action=ActionTemplate(verb="get", resource="pods", subresource="log", name_arg="pod_name"),
     ),
-    Entry(handler=pods.describe_pod, action=ActionTemplate(verb="get", resource="pods", name_arg="pod_name")),
+    Entry(
+        handler=pods.describe_pod,
+        action=ActionTemplate(verb="get", resource="pods", name_arg="pod_name"),
+        extra_calls=(RECENT_EVENTS,),
+    ),
     Entry(
         handler=deployments.list_deployments, action=ActionTemplate(verb="list", resource="deployments", group="apps")
     ),
     Entry(
         handler=deployments.describe_deployment,
         action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+        extra_calls=(RECENT_EVENTS,),
     ),
     Entry(
         handler=nodes.get_node_status,
@@ -149,7 +203,9 @@ ENTRIES: tuple[Entry, ...] = (
     *_reads(replicasets.list_replicasets, replicasets.describe_replicaset, "apps/replicasets", "replicaset_name"),
     *_reads(jobs.list_jobs, jobs.describe_job, "batch/jobs", "job_name"),
     *_reads(cronjobs.list_cronjobs, cronjobs.describe_cronjob, "batch/cronjobs", "cronjob_name"),
-    *_reads(services.list_services, services.describe_service, "services", "service_name"),
+    *_reads(
+        services.list_services, services.describe_service, "services", "service_name", extra_calls=(ENDPOINT_SLICES,)
+    ),
     *_reads(ingresses.list_ingresses, ingresses.describe_ingress, "networking.k8s.io/ingresses", "ingress_name"),
     *_reads(autoscalers.list_hpas, autoscalers.describe_hpa, "autoscaling/horizontalpodautoscalers", "hpa_name"),
     *_reads(
@@ -157,7 +213,6 @@ ENTRIES: tuple[Entry, ...] = (
     ),
     *_reads(persistentvolumes.list_pvs, persistentvolumes.describe_pv, "persistentvolumes", "pv_name", cluster=True),
     *_reads(configmaps.list_configmaps, configmaps.describe_configmap, "configmaps", "configmap_name"),
-    # Both read the deployment; the history also lists the ReplicaSets it owns.
     Entry(
         handler=deployments.rollout_status,
         action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
@@ -165,6 +220,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         handler=deployments.rollout_history,
         action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+        extra_calls=(OWNED_REPLICA_SETS,),
     ),
     Entry(
         handler=deployments.restart_deployment,
@@ -173,6 +229,8 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=False,
+        extra_calls=(CURRENT_DEPLOYMENT,),
+        preview=deployments.preview_restart,
     ),
     Entry(
         handler=deployments.scale_deployment,
@@ -186,6 +244,20 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=True,
+        extra_calls=(CURRENT_DEPLOYMENT,),
+        preview=deployments.preview_scale,
+    ),
+    Entry(
+        handler=approvals.get_approval,
+        action=ActionTemplate(
+            verb="get", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True, name_arg="approval_id"
+        ),
+        uses="approvals",
+    ),
+    Entry(
+        handler=approvals.list_my_approvals,
+        action=ActionTemplate(verb="list", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True),
+        uses="approvals",
     ),
 )
 

@@ -1,7 +1,9 @@
 """`k8s-mcp-gateway`: the command line.
 
-`serve` runs the gateway; each setting of `gateway.settings.Settings` is also a flag, generated
-from the model so names, defaults and help never drift. A flag beats its `K8S_MCP_*` variable.
+`serve` runs the gateway and `approvals` decides its approval requests; each setting of
+`gateway.settings.Settings` is also a flag of both, generated from the model so names, defaults
+and help never drift. A flag beats its `K8S_MCP_*` variable. `opa-token` creates the token that
+locks OPA's API to the gateway, before either starts; `rbac` prints the gateway's RBAC.
 Logs go to stderr: on stdio, stdout is the protocol channel.
 """
 
@@ -13,13 +15,18 @@ import logging
 import sys
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from gateway import __version__
+from gateway import __version__, rbac
+from gateway.approvals import commands as approvals
+from gateway.approvals.store import StoreOpenError
+from gateway.catalog import Catalog
 from gateway.kube import KubeConfigError
+from gateway.opa_token import DATA_FILE, TOKEN_FILE, TokenError, write_token
 from gateway.server import Gateway
 from gateway.settings import Settings
 
@@ -63,6 +70,27 @@ def parser() -> argparse.ArgumentParser:
     _add_settings_flags(serve)
     demo = commands.add_parser("demo", help="Start a local cluster, OPA and the gateway, and show the rules at work.")
     demo.add_argument("--once", action="store_true", help="Exit after the scripted session.")
+    approvals.add_commands(
+        commands.add_parser("approvals", help=approvals.HELP, description=approvals.DESCRIPTION),
+        settings_flags=_add_settings_flags,
+    )
+    rbac = commands.add_parser(
+        "rbac", help="Print the least-privilege RBAC for the catalog and a policy data file (deploy/rbac.yaml)."
+    )
+    rbac.add_argument(
+        "--policy-data",
+        type=Path,
+        default=Path("policies/data.json"),
+        help="The policy data whose mcp.config namespaces and cluster_reads bound the grants.",
+    )
+    rbac.add_argument("--output", "-o", type=Path, help="Write the manifest to this file instead of stdout.")
+    token = commands.add_parser(
+        "opa-token",
+        help="Create the token that locks OPA's API to the gateway (kept if DIR already holds one).",
+        description=f"Writes DIR/{TOKEN_FILE} (for K8S_MCP_OPA_TOKEN_FILE) and DIR/{DATA_FILE}, its sha256 as "
+        "a data file for OPA's system.authz policy. Run it before OPA and the gateway start.",
+    )
+    token.add_argument("directory", type=Path, metavar="DIR", help="Directory shared by OPA and the gateway.")
     return root
 
 
@@ -84,12 +112,21 @@ def _configure_logging(level: str) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    if settings.opa_token is None and settings.opa_token_file is None:
+        log.warning(
+            "no OPA token (K8S_MCP_OPA_TOKEN_FILE or K8S_MCP_OPA_TOKEN): an OPA with its API locked, "
+            "as the project runs it, refuses every query and every call is denied"
+        )
     try:
         gateway = Gateway.open(settings)
     except KubeConfigError as exc:
         raise SystemExit(f"{exc}\nPass --kubeconfig/--context, or try `make demo` for an embedded cluster.") from None
+    except TokenError as exc:
+        raise SystemExit(str(exc)) from None
     except OSError as exc:
         raise SystemExit(f"cannot open the audit file {settings.audit_path}: {exc}") from None
+    except StoreOpenError as exc:
+        raise SystemExit(str(exc)) from None
     log.info(
         "k8s-mcp-gateway %s: %s transport, cluster %s, OPA %s, audit %s",
         __version__,
@@ -109,8 +146,22 @@ async def _serve(settings: Settings) -> None:
         await gateway.aclose()
 
 
+def _rbac(policy_data: Path, output: Path | None) -> None:
+    try:
+        manifest = rbac.render(Catalog(), rbac.load_policy_scope(policy_data), source=policy_data.as_posix())
+    except rbac.PolicyDataError as exc:
+        raise SystemExit(str(exc)) from None
+    if output is None:
+        sys.stdout.write(manifest)
+    else:
+        output.write_text(manifest, encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    if args.command == "rbac":
+        _rbac(args.policy_data, args.output)
+        return
     if args.command == "demo":
         # Imported here: the demo's sandbox is not needed by `serve`, which clients start often.
         from gateway.demo import run_demo  # noqa: PLC0415
@@ -118,8 +169,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         _configure_logging("WARNING")
         run_demo(once=args.once)
         return
+    if args.command == "opa-token":
+        try:
+            write_token(args.directory)
+        except (OSError, TokenError) as exc:
+            raise SystemExit(f"cannot write the OPA token into {args.directory}: {exc}") from None
+        sys.stderr.write(f"OPA token ready: {args.directory / TOKEN_FILE}, {args.directory / DATA_FILE}\n")
+        return
     settings = load_settings(vars(args))
     _configure_logging(settings.log_level)
+    if args.command == "approvals":
+        approvals.run(args, settings)
+        return
     asyncio.run(_serve(settings))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -21,12 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastmcp import Client
 from kubernetes.client import AppsV1Api
 
 from gateway.sandbox.cluster import LocalCluster
-from gateway.sandbox.opa import OpaServer
+from gateway.sandbox.opa import POLICY_DIR, OpaServer
 from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.sandbox.seed import CRASHLOOP_POD
 
@@ -53,6 +53,7 @@ SCRIPT: tuple[Step, ...] = (
         {"deployment_name": "web", "namespace": "staging", "replicas": 5},
     ),
 )
+POLICY_RELOAD_TIMEOUT = 15.0
 WRITE_AFTER_POLICY_CHANGE = Step(
     "Writes enabled by the security team: the same write now needs a human approval",
     "scale_deployment",
@@ -69,6 +70,7 @@ def _out(text: str = "") -> None:
 class Stack:
     cluster: LocalCluster
     opa: OpaServer
+    policy_dir: Path
     gateway_url: str
     audit_path: Path
     env: dict[str, str]
@@ -78,12 +80,14 @@ class Stack:
 def running_stack(workdir: Path) -> Iterator[Stack]:
     """Cluster, OPA and a gateway subprocess; all stopped on exit, whatever happens."""
     started = time.monotonic()
-    with LocalCluster() as cluster, OpaServer(log_dir=workdir) as opa:
+    # OPA watches a copy of the policies, which the script edits as a security team would.
+    policy_dir = Path(shutil.copytree(POLICY_DIR, workdir / "policies"))
+    with LocalCluster() as cluster, OpaServer(paths=(policy_dir,), log_dir=workdir, watch=True) as opa:
         cluster.seed()
         port = free_port()
         audit_path = workdir / "audit.jsonl"
         env = {
-            "K8S_MCP_OPA_URL": opa.url,
+            **opa.environment(),
             "K8S_MCP_KUBECONFIG": str(cluster.gateway_kubeconfig),
             "K8S_MCP_CONTEXT": "sandbox",
             "K8S_MCP_AUDIT_PATH": str(audit_path),
@@ -104,7 +108,7 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
         try:
             gateway.wait_http_ready(f"http://127.0.0.1:{port}/healthz", timeout=30)
             _out(f"Stack up in {time.monotonic() - started:.1f}s (apiserver {cluster.server}, OPA {opa.url}).")
-            yield Stack(cluster, opa, f"http://127.0.0.1:{port}/mcp", audit_path, env)
+            yield Stack(cluster, opa, policy_dir, f"http://127.0.0.1:{port}/mcp", audit_path, env)
         finally:
             gateway.stop()
 
@@ -143,10 +147,23 @@ async def _call(client: Client[Any], stack: Stack, step: Step) -> None:
         _out("    no policy query: refused before OPA")
 
 
-async def _set_policy_mode(stack: Stack, mode: str) -> None:
-    async with httpx.AsyncClient() as http:
-        response = await http.put(f"{stack.opa.url}/v1/data/mcp/config/mode", json=mode)
-        response.raise_for_status()
+async def _set_policy_mode(stack: Stack, client: Client[Any], mode: str) -> None:
+    """Edit the policy data file OPA watches, then wait until OPA's answers follow the edit.
+
+    The file is replaced in one rename, so OPA never reads half of it. OPA has reloaded when the
+    policy's own listing shows the write tools (readwrite) or hides them (readonly).
+    """
+    data_file = stack.policy_dir / "data.json"
+    data = json.loads(data_file.read_text())
+    data["mcp"]["config"]["mode"] = mode
+    edited = stack.policy_dir.parent / "data.json.edit"
+    edited.write_text(json.dumps(data, indent=2))
+    edited.replace(data_file)
+    deadline = time.monotonic() + POLICY_RELOAD_TIMEOUT
+    while ("scale_deployment" in {tool.name for tool in await client.list_tools()}) != (mode == "readwrite"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"OPA did not reload {data_file} within {POLICY_RELOAD_TIMEOUT}s; see opa.log")
+        await asyncio.sleep(0.05)
 
 
 async def run_script(stack: Stack) -> None:
@@ -156,11 +173,14 @@ async def run_script(stack: Stack) -> None:
         _out(f"\ntools/list shows {len(tools)} tools (writes are hidden while the policy is read-only): {names}")
         for step in SCRIPT:
             await _call(client, stack, step)
-        _out("\nThe security team switches the policy data to readwrite (PUT /v1/data/mcp/config/mode; no restart):")
-        await _set_policy_mode(stack, "readwrite")
+        _out(
+            '\nThe security team sets "mode": "readwrite" in the policy data file; OPA, watching it,'
+            " reloads it (no restart, and no REST write: OPA's API serves only the gateway's queries):"
+        )
+        await _set_policy_mode(stack, client, "readwrite")
         _out(f"  tools/list now shows {len(await client.list_tools())} tools")
         await _call(client, stack, WRITE_AFTER_POLICY_CHANGE)
-        await _set_policy_mode(stack, "readonly")
+        await _set_policy_mode(stack, client, "readonly")
         with stack.cluster.admin_client() as admin:
             replicas = AppsV1Api(admin).read_namespaced_deployment("web", "staging").spec.replicas
         _out(f"\nThe cluster is unchanged: staging/web still has {replicas} replicas.")
@@ -192,8 +212,9 @@ def run_demo(*, once: bool) -> None:
         asyncio.run(run_script(stack))
         if once:
             return
-        _out(_connect_help(stack))
         try:
+            # Inside the try: a Ctrl-C sent as soon as the prompt appears must stop cleanly too.
+            _out(_connect_help(stack))
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:

@@ -7,11 +7,16 @@ are short and actionable; details (stack traces, OPA and Kubernetes responses) g
     GatewayError (fastmcp ToolError)
     ├── InvalidArguments     an argument breaks a rule; names the field and the rule
     ├── UnknownTool          the tool is not in the catalog
+    ├── GatewayDenied        the gateway's own switches (mode, namespaces) said no, whatever the policy says
     ├── Denied               the policy said no; carries its reasons
     │   └── ApprovalRequired the policy wants a human approval first
     ├── PolicyUnavailable    OPA could not give a well-formed answer: fail closed
-    ├── AuditUnavailable     the write-ahead audit record could not be written
-    └── KubeError            the Kubernetes API refused or failed; carries the HTTP status
+    ├── AuditUnavailable     no audit record can be written: the call does not run (or a read is withheld)
+    ├── KubeError            the Kubernetes API refused or failed; carries the HTTP status
+    ├── ApprovalRefused      the approval a call names does not let it run (invalid, used, denied)
+    ├── UnknownApproval      no approval request has the id given
+    ├── CannotDecide         this person cannot approve or deny this request (now)
+    └── ApprovalStoreUnavailable  the approval store could not be read or written
 """
 
 from __future__ import annotations
@@ -44,6 +49,16 @@ class UnknownTool(GatewayError):
         super().__init__(f"unknown tool {name!r}")
 
 
+class GatewayDenied(GatewayError):
+    """The gateway's own floor refused the call; the policy was not asked and cannot lift it."""
+
+    outcome = "gateway_denied"
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("denied by the gateway: " + "; ".join(self.reasons))
+
+
 class Denied(GatewayError):
     """The policy denied the call."""
 
@@ -60,10 +75,15 @@ class ApprovalRequired(Denied):
     outcome = "approval_required"
 
     def __init__(self, reasons: Sequence[str], *, approvers: Sequence[str], count: int) -> None:
-        if not any(reason.startswith("approval required") for reason in reasons):
-            who = ", ".join(approvers) or "an approver"
-            reasons = [f"approval required: {count} approval(s) from {who}", *reasons]
-        super().__init__(reasons)
+        super().__init__(approval_reasons(reasons, approvers=approvers, count=count))
+
+
+def approval_reasons(reasons: Sequence[str], *, approvers: Sequence[str], count: int) -> list[str]:
+    """The policy's reasons, led by what approval is required even when the policy did not say."""
+    if any(reason.startswith("approval required") for reason in reasons):
+        return list(reasons)
+    who = ", ".join(approvers) or "an approver"
+    return [f"approval required: {count} approval(s) from {who}", *reasons]
 
 
 class PolicyUnavailable(GatewayError):
@@ -77,10 +97,13 @@ class PolicyUnavailable(GatewayError):
 
 
 class AuditUnavailable(GatewayError):
+    """No record, no call: raised before a call runs, or instead of a read's result (`withheld`)."""
+
     outcome = "audit_unavailable"
 
-    def __init__(self) -> None:
-        super().__init__("refused: the audit record could not be written, so the write did not run")
+    def __init__(self, *, withheld: bool = False) -> None:
+        consequence = "the result is withheld" if withheld else "the call did not run"
+        super().__init__(f"refused: the audit record could not be written, so {consequence}")
 
 
 class KubeError(GatewayError):
@@ -89,3 +112,38 @@ class KubeError(GatewayError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
+
+
+class ApprovalRefused(GatewayError):
+    """The call names an approval that does not let it run; the call did not run."""
+
+    outcome = "denied"
+
+    def __init__(self, approval_id: str, reasons: Sequence[str]) -> None:
+        self.approval_id = approval_id
+        self.reasons = list(reasons)
+        super().__init__(
+            f"refused: approval {approval_id} does not allow this call: "
+            + "; ".join(self.reasons)
+            + ". Call the tool without approval_id to request an approval for these exact arguments."
+        )
+
+
+class UnknownApproval(GatewayError):
+    outcome = "invalid"
+
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(f"approval_id: no approval request has the id {approval_id!r}")
+
+
+class CannotDecide(GatewayError):
+    """An approve or deny that the request's rules or its state do not permit."""
+
+    outcome = "invalid"
+
+
+class ApprovalStoreUnavailable(GatewayError):
+    outcome = "approval_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("refused: the approval store is unavailable")

@@ -1,32 +1,47 @@
 """The guard: FastMCP middleware that puts OPA in front of every tool call and every listing.
 
-For `tools/call` it validates the arguments, builds the versioned input document, asks OPA,
-enforces the decision (deny, approval required, or allow with obligations applied), writes the
-audit record, and only then lets the call through to the tool. For `tools/list` it asks OPA once
-which tools this principal could be allowed and hides the rest; the listing is a courtesy, every
-call is decided again. It runs on every transport: FastMCP's own auth checks are skipped on stdio,
-this is not. It knows OPA and nothing about Kubernetes.
+For `tools/call` it validates the arguments, builds the versioned input document, applies the
+gateway's own floor (its mode and namespace switches refuse, its dry-run switch narrows, whatever
+the policy says), asks OPA (through the approval flow, which carries the approval a write names
+and answers a write that waits for one), enforces the decision (deny, or allow with obligations
+applied), makes sure the call's audit record can be written, and only then lets the call through
+to the tool. A `tools/call` the MCP layer rejects before that (its params do not parse) is audited
+too. For `tools/list` it asks OPA once which tools this principal could be allowed and hides the
+rest; the listing is a courtesy, every call is decided again. It runs on every transport:
+FastMCP's own auth checks are skipped on stdio, this is not. It knows OPA and nothing about
+Kubernetes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import mcp_types as mt
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
+from pydantic import ValidationError
 
-from gateway.audit import AuditLog
+from gateway.approvals.flow import ApprovalFlow
+from gateway.audit import AuditLog, utc_now
 from gateway.catalog import Catalog, Entry
-from gateway.errors import ApprovalRequired, Denied, GatewayError, PolicyUnavailable, UnknownTool
+from gateway.errors import (
+    ApprovalRefused,
+    ApprovalRequired,
+    AuditUnavailable,
+    Denied,
+    GatewayDenied,
+    GatewayError,
+    PolicyUnavailable,
+    UnknownTool,
+)
 from gateway.identity import StdioIdentity, Transport, principal
 from gateway.policy import Decision, PolicyClient
 from gateway.validation import validate_arguments
@@ -38,13 +53,19 @@ INPUT_VERSION = 1
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayState:
-    """The gateway's own half of the policy input (`input.gateway`), fixed at start."""
+    """The gateway's own switches, fixed at start: sent to OPA in `input.gateway`, and a floor.
+
+    The floor holds whatever the policy answers, so a wrong or replaced policy cannot lift it:
+    a readonly gateway runs no write, a namespace allowlist refuses every other namespace for
+    namespaced actions, and a dry-run gateway runs every write as a server-side dry run.
+    """
 
     mode: str
     dry_run: bool
     cluster: str
     namespaces: tuple[str, ...] | None
     transport: Transport
+    max_log_lines: int
 
     def document(self) -> dict[str, Any]:
         return {
@@ -53,6 +74,24 @@ class GatewayState:
             "cluster": self.cluster,
             "namespaces": list(self.namespaces) if self.namespaces is not None else None,
         }
+
+    def refuse(self, action: Mapping[str, Any]) -> None:
+        """Raise `GatewayDenied` with every reason the gateway's own switches refuse `action`."""
+        reasons = []
+        if action["write"] and self.mode == "readonly":
+            reasons.append('writes are disabled: the gateway runs in "readonly" mode (K8S_MCP_MODE)')
+        namespace = action["namespace"]
+        if self.namespaces is not None and not action["cluster_scoped"] and namespace not in self.namespaces:
+            allowed = ",".join(self.namespaces)
+            reasons.append(f'namespace "{namespace}" is not in the gateway\'s allowlist (K8S_MCP_NAMESPACES={allowed})')
+        if reasons:
+            raise GatewayDenied(reasons)
+
+    def narrow(self, arguments: dict[str, Any], *, write: bool) -> dict[str, Any]:
+        """The arguments as run: a dry-run gateway forces `dry_run` (the API's `dryRun=All`) on every write."""
+        if write and self.dry_run:
+            return {**arguments, "dry_run": True}
+        return arguments
 
 
 def action_digest(*, tool: str, arguments: dict[str, Any], cluster: str) -> str:
@@ -66,12 +105,16 @@ def action_digest(*, tool: str, arguments: dict[str, Any], cluster: str) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def apply_obligations(arguments: dict[str, Any], decision: Decision) -> dict[str, Any]:
-    """Narrow the arguments as the policy obliges: cap log lines, force dry runs."""
+def apply_obligations(arguments: dict[str, Any], decision: Decision, *, max_log_lines: int) -> dict[str, Any]:
+    """Narrow the arguments as the policy obliges: cap log lines, force dry runs.
+
+    `max_log_lines` is the gateway's own cap, a floor under the policy's: a log read never asks
+    for more than the smaller of the two, whatever the policy answered.
+    """
     obligations = decision.obligations
     narrowed = dict(arguments)
-    cap = obligations.max_log_lines
-    if cap is not None and "tail_lines" in narrowed:
+    cap = min(obligations.max_log_lines, max_log_lines)
+    if "tail_lines" in narrowed:
         narrowed["tail_lines"] = min(narrowed["tail_lines"] or cap, cap)
     if obligations.dry_run and "dry_run" in narrowed:
         narrowed["dry_run"] = True
@@ -89,12 +132,14 @@ class Guard(Middleware):
         audit: AuditLog,
         gateway: GatewayState,
         stdio_identity: StdioIdentity,
+        approvals: ApprovalFlow,
     ) -> None:
         self.catalog = catalog
         self.policy = policy
         self.audit = audit
         self.gateway = gateway
         self.stdio_identity = stdio_identity
+        self.approvals = approvals
         self._gateway_document = gateway.document()
 
     async def on_call_tool(
@@ -104,52 +149,107 @@ class Guard(Middleware):
     ) -> ToolResult:
         started = time.perf_counter()
         params = context.message
-        raw_arguments = dict(params.arguments or {})
         request = self._request(context)
-        record: dict[str, Any] = {
-            "event": "tool_call",
-            "request_id": request["id"],
-            "time": request["time"],
-            "transport": request["transport"],
-            "principal": None,
-            "tool": params.name,
-            "arguments": raw_arguments,
-            "action": None,
-            "action_digest": None,
-            "decision_id": None,
-            "allow": False,
-            "reasons": [],
-            "outcome": "error",
-        }
+        record = _call_record(request, tool=params.name, arguments=dict(params.arguments or {}))
+        ran = False
         try:
-            record["principal"] = self._principal(context, request["transport"])
-            entry = self.catalog.get(params.name)
-            if entry is None:
-                raise UnknownTool(params.name)
-            arguments = validate_arguments(entry.arguments, raw_arguments)
-            document = self._input(entry, arguments, request, record["principal"])
-            record.update(arguments=arguments, action=document["action"], action_digest=document["action_digest"])
-            decision = await self.policy.decide(document)
-            record.update(decision_id=decision.decision_id, allow=decision.allow, reasons=decision.reasons)
-            self._enforce(decision)
-            narrowed = apply_obligations(arguments, decision)
-            record["arguments"] = narrowed
-            if entry.action.write:
-                await self.audit.write_ahead({**record, "event": "write_intent", "outcome": "authorized"})
-            result = await call_next(context.copy(message=params.model_copy(update={"arguments": narrowed})))
-            record["outcome"] = "ok"
-            return result
+            result = await self._run(context, call_next, request, record)
+            ran = True
         except GatewayError as exc:
             record["outcome"] = exc.outcome
             record["error"] = str(exc)
+            if isinstance(exc, GatewayDenied):
+                record["reasons"] = exc.reasons
             if isinstance(exc, PolicyUnavailable):
                 record["reasons"] = ["policy unavailable"]
                 record["policy_error"] = exc.detail
+            if isinstance(exc, ApprovalRefused):
+                record["approval_id"] = exc.approval_id
+            raise
+        except asyncio.CancelledError:
+            # A write handed to Kubernetes keeps its "sent": it may have been applied.
+            if record["outcome"] != "sent":
+                record["outcome"] = "cancelled"
             raise
         except Exception as exc:
             log.exception("tool %s failed", params.name)
+            record["outcome"] = "error"
             record["error"] = f"internal error ({type(exc).__name__})"
             raise GatewayError(f"internal error in {params.name}; see the gateway log") from None
+        finally:
+            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            if not ran:
+                await self.audit.record(record)
+        try:
+            await self.audit.append(record)
+        except AuditUnavailable:
+            if record["outcome"] == "ok" and record["action"]["write"]:
+                return result  # it ran; its fsynced write_intent record stands for it
+            raise AuditUnavailable(withheld=True) from None
+        return result
+
+    async def _run(
+        self,
+        context: MiddlewareContext[mt.CallToolRequestParams],
+        call_next: CallNext[mt.CallToolRequestParams, ToolResult],
+        request: dict[str, Any],
+        record: dict[str, Any],
+    ) -> ToolResult:
+        """Decide the call, filling in its record as it goes, and run it once allowed and auditable."""
+        params = context.message
+        record["principal"] = self._principal(context, request["transport"])
+        entry = self.catalog.get(params.name)
+        if entry is None:
+            raise UnknownTool(params.name)
+        tool_arguments, carried = self.approvals.split(write=entry.action.write, raw=record["arguments"])
+        record.update(carried.audit)
+        arguments = validate_arguments(entry.arguments, tool_arguments)
+        document = self._input(entry, arguments, request, record["principal"])
+        record.update(arguments=arguments, action=document["action"], action_digest=document["action_digest"])
+        self.gateway.refuse(document["action"])
+        # OPA decides, with the approval the call names; a call waiting for one is answered here.
+        settled = await self.approvals.settle(document, carried, context.fastmcp_context)
+        decision = settled.decision
+        record.update(decision_id=decision.decision_id, allow=decision.allow, reasons=decision.reasons)
+        record.update(settled.audit)
+        if settled.answer is not None:
+            record["outcome"] = settled.outcome
+            return settled.answer
+        self._enforce(decision)
+        write = entry.action.write
+        narrowed = self.gateway.narrow(
+            apply_obligations(arguments, decision, max_log_lines=self.gateway.max_log_lines), write=write
+        )
+        record["arguments"] = narrowed
+        if write:
+            await self.audit.append({**record, "event": "write_intent", "outcome": "authorized"}, sync=True)
+            record["outcome"] = "sent"
+        else:
+            await self.audit.ready()
+        result = await call_next(context.copy(message=params.model_copy(update={"arguments": narrowed})))
+        record["outcome"] = "ok"
+        return result
+
+    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        """Audit a `tools/call` the MCP layer rejects before `on_call_tool`: its params do not parse.
+
+        FastMCP hands this hook the raw params of a `tools/call` only when the request failed
+        before its typed middleware chain (a missing `name`, `arguments` not an object); the
+        original error still answers the client. Every other request passes straight through.
+        """
+        if context.method != "tools/call" or isinstance(context.message, mt.CallToolRequestParams):
+            return await call_next(context)
+        started = time.perf_counter()
+        request = self._request(context)
+        raw: dict[str, Any] = context.message
+        name = raw.get("name")
+        record = _call_record(request, tool=name if isinstance(name, str) else None, arguments=raw.get("arguments"))
+        record.update(principal=self._principal(context, request["transport"]), outcome="invalid")
+        try:
+            return await call_next(context)
+        except Exception as exc:
+            record["error"] = "invalid tools/call request: " + _params_problems(exc)
+            raise
         finally:
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             await self.audit.record(record)
@@ -202,7 +302,7 @@ class Guard(Middleware):
     def _request(self, context: MiddlewareContext[Any]) -> dict[str, Any]:
         return {
             "id": str(uuid.uuid4()),
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": utc_now(),
             "transport": self._transport(context),
         }
 
@@ -225,3 +325,31 @@ def _client_info(context: MiddlewareContext[Any]) -> dict[str, str | None]:
         params = None
     info = params.client_info if params is not None else None
     return {"name": info.name if info else None, "version": info.version if info else None}
+
+
+def _call_record(request: dict[str, Any], *, tool: str | None, arguments: Any) -> dict[str, Any]:
+    """A `tool_call` record as it starts: the raw arguments, nothing decided yet."""
+    return {
+        "event": "tool_call",
+        "request_id": request["id"],
+        "time": request["time"],
+        "transport": request["transport"],
+        "principal": None,
+        "tool": tool,
+        "arguments": arguments,
+        "action": None,
+        "action_digest": None,
+        "decision_id": None,
+        "allow": False,
+        "reasons": [],
+        "outcome": "error",
+    }
+
+
+def _params_problems(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'params'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+    return str(exc)

@@ -81,8 +81,11 @@ class Kube:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kube")
 
     async def call(self, method: Callable[..., T], /, **kwargs: Any) -> T:
-        """Run `method(**kwargs)` in the pool with a request timeout; raise `KubeError` on failure."""
-        bound = functools.partial(method, _request_timeout=self.timeout, **kwargs)
+        """Run `method(**kwargs)` in the pool with a request timeout; raise `KubeError` on failure.
+
+        The timeout is the gateway's `kube_timeout` unless the caller passes `_request_timeout`.
+        """
+        bound = functools.partial(method, **{"_request_timeout": self.timeout, **kwargs})
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool, bound)

@@ -1,13 +1,15 @@
 """The OPA client: one question per call, asked over a kept-alive connection.
 
-Every way the answer can fail to be a decision (connection refused, timeout, non-2xx status,
-undefined result, malformed JSON, a field of the wrong type) is mapped at this boundary to
-`PolicyUnavailable`, which the guard turns into a denial. There is no path from an error to an
-allow. Details go to the log, never to the agent.
+Every way the answer can fail to be a decision (connection refused, no complete answer within the
+deadline, OPA refusing the gateway's token, non-2xx status, undefined result, malformed JSON, a
+missing field or one of the wrong type) is mapped at this boundary to `PolicyUnavailable`, which
+the guard turns into a denial. There is no path from an error to an allow. Details go to the log,
+never to the agent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -32,8 +34,10 @@ class ApprovalRequirement(_Strict):
 
 
 class Obligations(_Strict):
-    max_log_lines: StrictInt | None = Field(None, ge=1)
-    dry_run: StrictBool = False
+    """Both fields are required: a policy that forgets its log cap has not decided, it has failed."""
+
+    max_log_lines: StrictInt = Field(ge=1)
+    dry_run: StrictBool
 
 
 class Decision(_Strict):
@@ -47,7 +51,12 @@ class Decision(_Strict):
 
 
 class PolicyClient:
-    """Asks OPA's Data API for decisions and for the visible tools."""
+    """Asks OPA's Data API for decisions and for the visible tools.
+
+    `timeout` bounds the whole exchange (waiting for a connection, sending, every byte of the
+    answer), not each read: an answer trickled byte by byte fails closed at the deadline. The
+    `token` is sent as a bearer token on every query; OPA's API refuses queries without it.
+    """
 
     def __init__(
         self,
@@ -56,12 +65,15 @@ class PolicyClient:
         decision_path: str,
         visibility_path: str,
         timeout: float,
+        token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._decision_url = f"/v1/data/{decision_path.strip('/')}"
         self._visibility_url = f"/v1/data/{visibility_path.strip('/')}"
+        self._deadline = timeout
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"} if token is not None else None,
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=60),
             transport=transport,
@@ -84,11 +96,18 @@ class PolicyClient:
 
     async def _query(self, url: str, document: dict[str, Any]) -> tuple[Any, str | None]:
         try:
-            response = await self._client.post(url, json={"input": document})
-        except httpx.TimeoutException:
-            raise self._unavailable("timed out", url) from None
+            async with asyncio.timeout(self._deadline):
+                response = await self._client.post(url, json={"input": document})
+        except (TimeoutError, httpx.TimeoutException):
+            raise self._unavailable(f"no complete answer within {self._deadline}s", url) from None
         except httpx.HTTPError as exc:
             raise self._unavailable(f"unreachable ({type(exc).__name__})", url) from None
+        if response.status_code in (401, 403):
+            raise self._unavailable(
+                f"OPA refused the gateway's credentials (HTTP {response.status_code}); "
+                "K8S_MCP_OPA_TOKEN_FILE or K8S_MCP_OPA_TOKEN must hold the token OPA was started with",
+                response.text[:500],
+            )
         if response.status_code != 200:
             raise self._unavailable(f"HTTP {response.status_code}", response.text[:500])
         try:

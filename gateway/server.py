@@ -1,7 +1,8 @@
 """Assembly: the FastMCP server with the catalog's tools behind the guard.
 
 `Gateway.open` builds every long-lived part once (the OPA connection pool, the audit file, the
-Kubernetes client and its thread pool) and `aclose` releases them; nothing is built per call.
+approval store, the Kubernetes client and its thread pool) and `aclose` releases them; nothing
+is built per call.
 """
 
 from __future__ import annotations
@@ -16,36 +17,53 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from gateway import __version__
+from gateway.approvals.flow import ApprovalFlow
+from gateway.approvals.service import ApprovalService
+from gateway.approvals.store import SqliteApprovalStore
 from gateway.audit import AuditLog
 from gateway.catalog import Catalog
 from gateway.guard import GatewayState, Guard
 from gateway.identity import StdioIdentity
 from gateway.kube import Kube, load_api_client
+from gateway.opa_token import read_token_file
 from gateway.policy import PolicyClient
+from gateway.preview import PreviewFunction, preview
+from gateway.readiness import Readiness, probe_input
 from gateway.settings import Settings
 
 INSTRUCTIONS = (
     "Kubernetes SRE tools. Every call is checked against the security team's policy before it "
     "reaches the cluster: reads are limited to allowed namespaces, writes are off unless the policy "
-    "enables them and may need a human approval. A denied call says why; do not retry it unchanged."
+    "enables them and may need a human approval: such a write returns a pending approval request that "
+    "says who approves it and what to call next. A denied call says why; do not retry it unchanged."
 )
 
 
-def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube) -> None:
-    """Register each catalog tool on `server`, bound to `kube`."""
+def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube, approvals: ApprovalFlow | None = None) -> None:
+    """Register each catalog tool on `server`, bound to `kube` (or to the approval service).
+
+    With `approvals`, every write also accepts its `approval_id` and `wait_seconds`, which the
+    guard takes off before the tool runs; without it, the approval tools are left out.
+    """
     for entry in catalog:
-        server.add_tool(
-            FunctionTool.from_function(
-                functools.partial(entry.handler, kube),
-                name=entry.name,
-                description=inspect.getdoc(entry.handler),
-                annotations=entry.annotations(),
-            )
+        dependency: object = kube
+        if entry.uses == "approvals":
+            if approvals is None:
+                continue
+            dependency = approvals.service
+        tool = FunctionTool.from_function(
+            functools.partial(entry.handler, dependency),
+            name=entry.name,
+            description=inspect.getdoc(entry.handler),
+            annotations=entry.annotations(),
         )
+        if entry.action.write and approvals is not None:
+            tool.parameters["properties"].update(approvals.carried_schema)
+        server.add_tool(tool)
 
 
-def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
-    """The catalog's tools with the guard in front of all of them."""
+def build_server(*, catalog: Catalog, kube: Kube, guard: Guard, readiness: Readiness) -> FastMCP:
+    """The catalog's tools with the guard in front of all of them, and the probes' routes."""
     server = FastMCP(
         name="k8s-mcp-gateway",
         version=__version__,
@@ -53,13 +71,27 @@ def build_server(*, catalog: Catalog, kube: Kube, guard: Guard) -> FastMCP:
         middleware=[guard],
         mask_error_details=True,
     )
-    register_tools(server, catalog=catalog, kube=kube)
+    register_tools(server, catalog=catalog, kube=kube, approvals=guard.approvals)
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    @server.custom_route("/readyz", methods=["GET"])
+    async def readyz(_: Request) -> JSONResponse:
+        report = await readiness.check()
+        return JSONResponse(report.body(), status_code=200 if report.ready else 503)
+
     return server
+
+
+def opa_token(settings: Settings) -> str | None:
+    """The bearer token for OPA's API, from the variable or (read now, once) from the file."""
+    if settings.opa_token is not None:
+        return settings.opa_token.get_secret_value()
+    if settings.opa_token_file is not None:
+        return read_token_file(settings.opa_token_file)
+    return None
 
 
 @dataclass(kw_only=True)
@@ -70,9 +102,13 @@ class Gateway:
     policy: PolicyClient
     audit: AuditLog
     kube: Kube
+    approvals: SqliteApprovalStore
 
     @classmethod
     def open(cls, settings: Settings, *, kube: Kube | None = None) -> Gateway:
+        token = opa_token(settings)
+        # First: a gateway whose audit trail cannot be written does not start (the probe raises OSError).
+        audit = AuditLog(path=settings.audit_path, max_value_bytes=settings.audit_max_value_bytes)
         if kube is None:
             api_client, cluster = load_api_client(
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.context
@@ -85,9 +121,17 @@ class Gateway:
             decision_path=settings.opa_decision_path,
             visibility_path=settings.opa_visibility_path,
             timeout=settings.opa_timeout,
+            token=token,
         )
-        audit = AuditLog(path=settings.audit_path)
+        store = SqliteApprovalStore(path=settings.approvals_file)
         catalog = Catalog()
+        flow = ApprovalFlow(
+            service=ApprovalService(store=store, audit=audit),
+            decide=policy.decide,
+            preview=lambda tool, arguments: preview(kube, _preview_of(catalog, tool), arguments),
+            max_wait=settings.approvals_max_wait,
+            confirm_timeout=settings.approvals_confirm_timeout,
+        )
         guard = Guard(
             catalog=catalog,
             policy=policy,
@@ -98,12 +142,27 @@ class Gateway:
                 cluster=kube.cluster,
                 namespaces=tuple(settings.namespaces) if settings.namespaces is not None else None,
                 transport=settings.transport,
+                max_log_lines=settings.max_log_lines,
             ),
             stdio_identity=StdioIdentity.configured(sub=settings.principal, groups=settings.principal_groups),
+            approvals=flow,
         )
-        return cls(server=build_server(catalog=catalog, kube=kube, guard=guard), policy=policy, audit=audit, kube=kube)
+        readiness = Readiness(policy=policy, kube=kube, probe=probe_input(catalog=catalog, gateway=guard.gateway))
+        return cls(
+            server=build_server(catalog=catalog, kube=kube, guard=guard, readiness=readiness),
+            policy=policy,
+            audit=audit,
+            kube=kube,
+            approvals=store,
+        )
 
     async def aclose(self) -> None:
         await self.policy.aclose()
+        await self.approvals.aclose()
         self.audit.close()
         self.kube.close()
+
+
+def _preview_of(catalog: Catalog, tool: str) -> PreviewFunction | None:
+    entry = catalog.get(tool)
+    return entry.preview if entry is not None else None

@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gateway.opa_token import check_token
 from gateway.validation import DNS1123_LABEL
 
 
@@ -48,7 +49,27 @@ class Settings(BaseSettings):
         description="Data API path of the rule that filters tools/list.",
     )
     opa_timeout: float = Field(
-        1.0, gt=0, le=30, description="Seconds to wait for OPA before failing closed (policy unavailable)."
+        1.0,
+        gt=0,
+        le=30,
+        description="Seconds one OPA answer may take, connect to last byte, "
+        "before failing closed (policy unavailable).",
+    )
+    opa_token_file: Path | None = Field(
+        None,
+        description="File holding the bearer token OPA's API expects from the gateway; read once at start "
+        "(unreadable or empty: the gateway does not start).",
+    )
+    opa_token: SecretStr | None = Field(
+        None,
+        description="The bearer token itself, for secrets injected as variables; never printed. "
+        "Set this or the file, not both.",
+    )
+    max_log_lines: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="The gateway's own cap on tail_lines of log reads; a policy cap can only lower it.",
     )
 
     mode: Literal["readonly", "readwrite"] = Field(
@@ -70,6 +91,12 @@ class Settings(BaseSettings):
     audit_path: Path = Field(
         default_factory=_default_audit_path, description="JSON Lines audit file; one record per tool call."
     )
+    audit_max_value_bytes: int = Field(
+        8192,
+        ge=1024,
+        le=1_048_576,
+        description="Longest value (bytes of JSON) kept whole in an audit record; longer: length, sha256, prefix.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level (stderr).")
 
     kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: in-cluster, then ~/.kube/config).")
@@ -79,11 +106,36 @@ class Settings(BaseSettings):
         8, ge=1, le=64, description="Threads for Kubernetes calls, so they never block the event loop."
     )
 
+    approvals_path: Path | None = Field(
+        None, description="SQLite file of approval requests (default: approvals.db beside the audit file)."
+    )
+    approvals_max_wait: int = Field(
+        300, ge=0, le=3600, description="Most seconds a write may wait for its approval (its wait_seconds)."
+    )
+    approvals_confirm_timeout: float = Field(
+        120.0, gt=0, le=3600, description="Seconds to wait for the user to answer a confirmation request."
+    )
+
+    @property
+    def approvals_file(self) -> Path:
+        """The approval store: `approvals_path`, or approvals.db in the audit file's directory."""
+        return self.approvals_path or self.audit_path.with_name("approvals.db")
+
     @field_validator("namespaces", "principal_groups", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("opa_token")
+    @classmethod
+    def _one_usable_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            return value
+        if info.data.get("opa_token_file") is not None:
+            raise ValueError("K8S_MCP_OPA_TOKEN_FILE is set too; give the token one way only")
+        check_token(value.get_secret_value())
         return value
 
     @field_validator("namespaces")

@@ -108,6 +108,17 @@ ContinueToken = Annotated[
     Field(description="The `continue` value of the previous page, to get the next one; omit for the first page."),
 ]
 
+_APPROVAL_ID_RULE = "must be an approval id: 32 letters, digits, '-' or '_', not starting with '-'"
+APPROVAL_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{31}$")
+ApprovalId = Annotated[
+    str,
+    Field(
+        description="The id of an approval request, as the gateway returned it.",
+        json_schema_extra={"pattern": APPROVAL_ID.pattern},
+    ),
+    AfterValidator(_matches(APPROVAL_ID, _APPROVAL_ID_RULE)),
+]
+
 
 def arguments_model(fn: Callable[..., Any], *, skip: int = 1) -> type[BaseModel]:
     """Build, once per tool, a strict model of `fn`'s keyword arguments.

@@ -1,8 +1,13 @@
-# Rule 3 of package mcp.authz (see authz.rego): a write needs a valid human approval bound to
-# this exact action. The effective approval rule is the namespace's entry in
-# data.mcp.config.approval.namespaces over data.mcp.config.approval.default over the strictest rule;
-# the approval the call carries (input.approval) is checked against it here.
-package mcp.authz # regal ignore:directory-package-mismatch
+# METADATA
+# title: Approvals, rule 3 of k8s-mcp-gateway authorization
+# description: |
+#   Rule 3 of package mcp.authz (see authz.rego): a write needs a valid human approval bound to
+#   this exact action. The effective approval rule is the namespace's entry in
+#   data.mcp.config.approval.namespaces over data.mcp.config.approval.default over the strictest rule;
+#   the approval the call carries (input.approval) is checked against it here. Also here: who may
+#   read the gateway's approval requests (get_approval, list_my_approvals).
+# scope: subpackages
+package mcp.authz
 
 import rego.v1
 
@@ -150,6 +155,16 @@ _approval_problems contains "the approval has no valid expires_at (RFC 3339 time
 	not _approval_expires_ns
 }
 
+_approval_problems contains "the approval has no valid created_at (RFC 3339 time)" if {
+	_approval
+	not _approval_created_ns
+}
+
+# the policy of the moment bounds an approval's life: a shorter ttl applies to approvals already given
+_approval_problems contains _outlives_ttl_text if {
+	_approval_expires_ns - _approval_created_ns > _approval_ttl * 1000000000
+}
+
 _approval_problems contains sprintf("approval kind %s is not accepted here (accepted: %s)", [kind, accepted]) if {
 	_approval
 	not object.get(_approval, "kind", null) in _approval_kinds
@@ -177,12 +192,16 @@ _approval_problems contains "the approval was not confirmed by the requester" if
 	not _approval_confirmed_by_requester
 }
 
+_outlives_ttl_text := sprintf("the approval lasts longer than the policy's ttl of %v seconds", [_approval_ttl])
+
 _approval_digest_matches if {
 	_non_empty_string(input.action_digest)
 	_approval.action_digest == input.action_digest
 }
 
 _approval_expires_ns := time.parse_rfc3339_ns(_approval.expires_at) if _valid_time(_approval.expires_at)
+
+_approval_created_ns := time.parse_rfc3339_ns(_approval.created_at) if _valid_time(_approval.created_at)
 
 # An RFC 3339 time that time.parse_rfc3339_ns parses without a built-in error (which OPA turns
 # into an undefined value by default, but into a failed query with strict built-in errors):
@@ -244,4 +263,32 @@ _approver_allowed(allowed, approver) if allowed == sprintf("user:%s", [approver.
 _approver_allowed(allowed, approver) if {
 	some group in approver.groups
 	allowed == sprintf("group:%s", [group])
+}
+
+# ---------------------------------------------------------------------------------------------
+# Reading approval requests: each principal reads its own
+# ---------------------------------------------------------------------------------------------
+
+_gateway_group := "k8s-mcp-gateway"
+
+# a read of the gateway's own approval requests; they are not Kubernetes objects, so the namespace
+# and cluster read allowlists do not govern them: this rule and the one below do
+_approvals_read(action) if {
+	action.group == _gateway_group
+	action.resource == "approvals"
+	action.write == false
+}
+
+_cluster_read_allowed(action) if _approvals_read(action)
+
+# a named request (get_approval) arrives in input.approval; listing shows only the caller's own
+_action_denials contains "an approval request can be read only by the principal who requested it" if {
+	_approvals_read(_action)
+	object.get(_action, "name", null) != null
+	not _own_approval
+}
+
+_own_approval if {
+	_principal_ok
+	input.approval.requested_by == input.principal.sub
 }

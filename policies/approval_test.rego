@@ -2,13 +2,13 @@
 # announces (the default entry, a namespace's override, strict fallbacks), and every way a
 # carried approval can be valid or invalid. Fixtures: authz_test.rego. The clock is fixed at
 # now_ns (2026-11-24T21:30:00Z) with `with time.now_ns as now_ns`.
-package mcp.authz_test # regal ignore:directory-package-mismatch
+package mcp.authz_test
 
 import rego.v1
 
 import data.mcp.authz
 
-import data.mcp.config as policy_data # regal ignore:unresolved-import
+import data.mcp.config as policy_data
 
 # the rule of data.json's default entry, as the decision announces it
 default_rule := {
@@ -62,7 +62,7 @@ test_fail_write_needs_approval_namespace_override if {
 		with policy_data as readwrite_config
 }
 
-test_success_namespace_override_merges_over_default if {
+test_fail_namespace_override_merges_over_default if {
 	config := object.union(readwrite_config, {"approval": {"namespaces": {"staging": {"count": 2}}}})
 	rule := object.union(staging_rule, {"count": 2})
 	requirement := "approval required: 2 approvals from group:sre (accepted kinds: review, user_confirmation)"
@@ -138,13 +138,14 @@ test_success_review_by_allowed_user if {
 }
 
 test_success_expiry_in_other_rfc3339_spellings if {
+	long_lived := object.union(readwrite_config, {"approval": {"default": {"ttl_seconds": 100000000}}})
 	every expires_at in [
 		"2026-11-24T21:30:00.000000001Z", "2026-11-24T22:35:00+01:00",
 		"2026-12-31T23:59:59Z", "2028-02-29T00:00:00Z",
 	] {
 		authz.decision == allowed
 			with input as write_with("default", review, {"expires_at": expires_at})
-			with policy_data as readwrite_config
+			with policy_data as long_lived
 			with time.now_ns as now_ns
 	}
 }
@@ -392,4 +393,76 @@ test_fail_approval_cannot_unlock_a_denied_write if {
 		with input as call("restart_deployment", {"approval": review, "gateway": {"mode": "readonly"}})
 		with policy_data as readwrite_config
 		with time.now_ns as now_ns
+}
+
+test_fail_approval_without_valid_created_at if {
+	expected := needs_approval(default_rule, [
+		default_requirement,
+		"the approval has no valid created_at (RFC 3339 time)",
+	])
+	every created_at in [null, "yesterday", "2026-11-24T21:20:00", "2026-02-30T21:20:00Z"] {
+		authz.decision == expected
+			with input as write_with("default", review, {"created_at": created_at})
+			with policy_data as readwrite_config
+			with time.now_ns as now_ns
+	}
+}
+
+# the review fixture lives exactly 900 s, the shipped ttl (allowed above); a shorter ttl set
+# after the approval was given applies to it
+test_fail_approval_outlives_a_shortened_ttl if {
+	config := object.union(readwrite_config, {"approval": {"default": {"ttl_seconds": 600}}})
+	authz.decision == needs_approval(object.union(default_rule, {"ttl_seconds": 600}), [
+		default_requirement,
+		"the approval lasts longer than the policy's ttl of 600 seconds",
+	])
+		with input as write_with("default", review, {})
+		with policy_data as config
+		with time.now_ns as now_ns
+}
+
+# ---------------------------------------------------------------------------------------------
+# Reading approval requests (get_approval, list_my_approvals)
+# ---------------------------------------------------------------------------------------------
+
+only_the_requester := "an approval request can be read only by the principal who requested it"
+
+test_success_requester_reads_own_approval if {
+	every approval in [review, object.union(review, {"state": "used"}), object.union(review, {"expires_at": null})] {
+		authz.decision == allowed with input as call("get_approval", {"approval": approval})
+	}
+}
+
+test_fail_reading_someone_elses_approval if {
+	authz.decision == denied([only_the_requester])
+		with input as call("get_approval", {"approval": object.union(review, {"requested_by": "mallory"})})
+	authz.decision == denied([only_the_requester])
+		with input as call("get_approval", {"approval": review, "principal": {"sub": "bob"}})
+}
+
+test_fail_reading_an_approval_that_was_not_sent if {
+	every approval in [null, "apr-1", {}] {
+		authz.decision == denied([only_the_requester]) with input as call("get_approval", {"approval": approval})
+	}
+}
+
+test_success_listing_own_approvals_whatever_the_allowlists if {
+	closed := object.union(policy_data, {"namespaces": [], "cluster_reads": []})
+	authz.decision == allowed with input as call("list_my_approvals", {}) with policy_data as closed
+	authz.decision == allowed
+		with input as call("get_approval", {"approval": review, "gateway": {"namespaces": []}})
+		with policy_data as closed
+}
+
+test_fail_approvals_are_not_writable if {
+	approve := object.union(actions.get_approval, {"verb": "update", "write": true})
+	authz.decision == denied(["cluster-scoped writes are not allowed"])
+		with input as call("get_approval", {"action": approve, "approval": review})
+		with policy_data as readwrite_config
+}
+
+test_fail_approvals_of_another_api_group_are_kubernetes_objects if {
+	foreign := object.union(actions.list_my_approvals, {"group": "example.com"})
+	authz.decision == denied([`cluster-scoped resource "approvals" is not in the cluster read allowlist`])
+		with input as call("list_my_approvals", {"action": foreign})
 }

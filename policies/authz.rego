@@ -6,7 +6,7 @@
 #   (plus an allowlist of cluster-scoped reads), and a human approval bound to the exact
 #   action for every write. Settings come from data.mcp.config (policies/data.json); a key
 #   missing from the data falls back to the strictest value.
-package mcp.authz # regal ignore:directory-package-mismatch
+package mcp.authz
 
 import rego.v1
 
@@ -51,7 +51,7 @@ visible_tools := sort({entry.tool.name |
 default _config := {}
 
 # data.mcp.config is policies/data.json, which Regal does not see
-_config := data.mcp.config if is_object(data.mcp.config) # regal ignore:unresolved-reference
+_config := data.mcp.config if is_object(data.mcp.config)
 
 default _policy_mode := "readonly"
 

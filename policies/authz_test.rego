@@ -2,14 +2,14 @@
 # cluster-scoped rule, obligations, and inputs that break the contract. The fixtures at the top
 # (inputs shaped like the README's policy contract, the expected documents) are shared by every test file of
 # this package. Approval tests: approval_test.rego; tools/list: visible_tools_test.rego.
-package mcp.authz_test # regal ignore:directory-package-mismatch
+package mcp.authz_test
 
 import rego.v1
 
 import data.mcp.authz
 
 # policies/data.json, overridden per test with `with policy_data as`; Regal does not read data files
-import data.mcp.config as policy_data # regal ignore:unresolved-import
+import data.mcp.config as policy_data
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures
@@ -69,6 +69,14 @@ actions := {
 	"scale_deployment": {
 		"verb": "patch", "group": "apps", "resource": "deployments", "subresource": "scale",
 		"namespace": "default", "name": "web", "cluster_scoped": false, "write": true,
+	},
+	"get_approval": {
+		"verb": "get", "group": "k8s-mcp-gateway", "resource": "approvals", "subresource": "",
+		"namespace": null, "name": "apr-1", "cluster_scoped": true, "write": false,
+	},
+	"list_my_approvals": {
+		"verb": "list", "group": "k8s-mcp-gateway", "resource": "approvals", "subresource": "",
+		"namespace": null, "name": null, "cluster_scoped": true, "write": false,
 	},
 }
 

@@ -1,12 +1,12 @@
 # Tests of visible_tools (authz.rego): which tools tools/list shows for the listing input of
 # the README's policy contract. Fixtures (actions, policy data): authz_test.rego.
-package mcp.authz_test # regal ignore:directory-package-mismatch
+package mcp.authz_test
 
 import rego.v1
 
 import data.mcp.authz
 
-import data.mcp.config as policy_data # regal ignore:unresolved-import
+import data.mcp.config as policy_data
 
 # the catalog as the gateway sends it: every action with namespace and name null
 catalog := [{"tool": {"name": name}, "action": object.union(action, {"namespace": null, "name": null})} |
@@ -24,7 +24,10 @@ listing := {
 # `listing` with `gateway` merged over its gateway state
 listing_with(gateway) := object.union(listing, {"gateway": gateway})
 
-cluster_reads := ["get_node_status", "list_namespaces"]
+# the approval tools read the gateway's own requests: shown whatever the Kubernetes allowlists say
+approval_reads := ["get_approval", "list_my_approvals"]
+
+cluster_reads := sort(array.concat(["get_node_status", "list_namespaces"], approval_reads))
 
 namespaced_reads := array.concat(
 	["describe_deployment", "describe_pod", "get_pod_logs", "list_deployments", "list_events", "list_pods"],
@@ -129,14 +132,19 @@ test_success_persistent_volume_reads_shown_when_listed if {
 	config := object.union(policy_data, {"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]})
 	authz.visible_tools == sort(array.concat(reads, pv_reads)) with input as listing with policy_data as config
 	only_volumes := object.union(policy_data, {"namespaces": [], "cluster_reads": ["persistentvolumes"]})
-	authz.visible_tools == pv_reads with input as listing with policy_data as only_volumes
+	authz.visible_tools == sort(array.concat(approval_reads, pv_reads))
+		with input as listing
+		with policy_data as only_volumes
 }
 
 # every visible tool is one that the decision allows, or allows after an approval, somewhere
 test_success_visible_tools_agree_with_decision if {
 	visible := authz.visible_tools with input as listing with policy_data as readwrite_config
+
+	# get_approval names a request: the caller's own, as the gateway sends it in input.approval
+	own := {"approval": {"requested_by": base_input.principal.sub}}
 	every name, _ in catalog_actions {
-		decision := authz.decision with input as call(name, {}) with policy_data as readwrite_config
+		decision := authz.decision with input as call(name, own) with policy_data as readwrite_config
 		shown := name in visible
 		runnable := true in {decision.allow, decision.approval.required}
 		shown == runnable

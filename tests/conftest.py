@@ -32,30 +32,34 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def opa() -> Iterator[OpaServer]:
-    """A real `opa run --server` with the project's policies/, shared by the whole session."""
+    """A real `opa run --server` with the project's policies/, shared by the whole session.
+
+    Its API is locked to its own token: a gateway reaches it with `**opa.settings()` (or the
+    variables of `opa.environment()`).
+    """
     with OpaServer() as server:
         yield server
 
 
 class PolicyServers(Protocol):
-    def __call__(self, config_patch: Mapping[str, Any]) -> str: ...
+    def __call__(self, config_patch: Mapping[str, Any]) -> OpaServer: ...
 
 
 @pytest.fixture(scope="session")
 def policy_opa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyServers]:
     """Start (once per distinct patch) a real OPA on a copy of policies/ with changed policy data.
 
-    `policy_opa({"mode": "readwrite"})` returns the URL of an OPA whose data.mcp.config is the
+    `policy_opa({"mode": "readwrite"})` returns a running, locked OPA whose data.mcp.config is the
     project's with `mode` replaced; nested mappings are merged, lists replaced.
     """
     servers: dict[str, OpaServer] = {}
 
-    def start(config_patch: Mapping[str, Any]) -> str:
+    def start(config_patch: Mapping[str, Any]) -> OpaServer:
         key = json.dumps(config_patch, sort_keys=True)
         if key not in servers:
             directory = policy_copy(tmp_path_factory.mktemp("policy"), config_patch)
             servers[key] = OpaServer(paths=(directory,)).start()
-        return servers[key].url
+        return servers[key]
 
     try:
         yield start
@@ -91,8 +95,9 @@ class GatewayFactory(Protocol):
 async def open_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     """Open gateways (each with its own audit file and fake kube) and close them after the test.
 
-    Without `settings`, they are built from `opa_url`, a fresh audit path and `overrides`; with
-    `settings`, those are used as given (for tests of settings read from the environment).
+    Without `settings`, they are built from `opa_url`, a fresh audit path and `overrides` (for a
+    real OPA, `**opa.settings()` gives its URL and token file); with `settings`, those are used
+    as given (for tests of settings read from the environment).
     """
     async with contextlib.AsyncExitStack() as stack:
         opened = 0
@@ -121,20 +126,23 @@ async def open_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
 @pytest.fixture(scope="session")
 async def _stub_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
     audit_path = tmp_path_factory.mktemp("stub-gateway") / "audit.jsonl"
-    async with open_harness(Settings(opa_url=OpaStub.url, audit_path=audit_path)) as harness:
+    async with open_harness(Settings(opa_url=OpaStub.url, audit_path=audit_path, mode="readwrite")) as harness:
         yield harness
 
 
 @pytest.fixture(scope="session")
 async def _live_gateway(tmp_path_factory: pytest.TempPathFactory, opa: OpaServer) -> AsyncIterator[Harness]:
     audit_path = tmp_path_factory.mktemp("live-gateway") / "audit.jsonl"
-    async with open_harness(Settings(opa_url=opa.url, audit_path=audit_path)) as harness:
+    async with open_harness(Settings(**opa.settings(), audit_path=audit_path)) as harness:
         yield harness
 
 
 @pytest.fixture
 def gateway(_stub_gateway: Harness, opa_stub: OpaStub) -> Harness:
-    """A default gateway (readonly, no dry run, no namespace restriction) in front of the OPA stub."""
+    """A readwrite gateway (no dry run, no namespace restriction) in front of the OPA stub.
+
+    Its own floor lets everything through, so what happens is what the stub decides.
+    """
     return _stub_gateway.reset()
 
 

@@ -13,10 +13,12 @@ also import the types for annotations:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import copy
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -96,10 +98,13 @@ from kubernetes.client import (
     V1StatefulSetList,
     V2HorizontalPodAutoscaler,
     V2HorizontalPodAutoscalerList,
+    VersionInfo,
 )
 
-from gateway.kube import Kube
-from gateway.sandbox.opa import POLICY_DIR
+from gateway import cli
+from gateway.kube import Kube, load_api_client
+from gateway.opa_token import TOKEN_FILE, write_token
+from gateway.sandbox.opa import POLICY_DIR, OpaServer
 from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.server import Gateway
 from gateway.settings import Settings
@@ -201,7 +206,7 @@ RESOURCE_READS = (
 RESOURCE_TOOLS = tuple(tool for r in RESOURCE_READS for tool in (r.listing, r.describing))
 ROLLOUT_TOOLS = ("rollout_status", "rollout_history")
 
-READ_TOOLS = (
+KUBE_READ_TOOLS = (
     "list_namespaces",
     "list_pods",
     "get_pod_logs",
@@ -214,14 +219,17 @@ READ_TOOLS = (
     *ROLLOUT_TOOLS,
 )
 WRITE_TOOLS = ("restart_deployment", "scale_deployment")
-ALL_TOOLS = READ_TOOLS + WRITE_TOOLS
+# Reads of the gateway's own approval requests: no Kubernetes call, no namespace.
+APPROVAL_TOOLS = ("get_approval", "list_my_approvals")
+READ_TOOLS = KUBE_READ_TOOLS + APPROVAL_TOOLS
+ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + APPROVAL_TOOLS
 PV_TOOLS = ("list_pvs", "describe_pv")
 """Cluster-scoped reads that the shipped policy data does not list in `cluster_reads`."""
 CLUSTER_SCOPED_TOOLS = ("list_namespaces", "get_node_status", *PV_TOOLS)
 SHIPPED_CLUSTER_READS = ("list_namespaces", "get_node_status")
 SHIPPED_READS = tuple(name for name in READ_TOOLS if name not in PV_TOOLS)
 """The read tools the shipped policy shows and allows (in an allowed namespace)."""
-NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS)
+NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS + APPROVAL_TOOLS)
 LIST_TOOLS = ("list_pods", "list_deployments", *(r.listing for r in RESOURCE_READS))
 """The paged lists: `limit` and `continue_token` in, `continue` out."""
 
@@ -241,6 +249,8 @@ VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "rollout_history": {"deployment_name": "web"},
     "restart_deployment": {"deployment_name": "web"},
     "scale_deployment": {"deployment_name": "web", "replicas": 2},
+    "get_approval": {"approval_id": "x" * 32},
+    "list_my_approvals": {},
 }
 
 # The Kubernetes API method each tool calls first.
@@ -696,6 +706,19 @@ def canned_responses() -> dict[str, Any]:
         "read_node": _node(),
         "patch_namespaced_deployment_scale": V1Scale(spec=V1ScaleSpec(replicas=2)),
         **_new_kinds(),
+        # /readyz asks the API server's /version.
+        "get_code": VersionInfo(
+            major="1",
+            minor="37",
+            git_version="v1.37.0",
+            git_commit="0" * 40,
+            git_tree_state="clean",
+            build_date="2026-01-01T00:00:00Z",
+            go_version="go1.26",
+            compiler="gc",
+            platform="linux/amd64",
+        ),
+        "read_namespaced_deployment_scale": V1Scale(spec=V1ScaleSpec(replicas=2)),
     }
 
 
@@ -707,7 +730,9 @@ class CountingKube(Kube):
 
     `call` records `(method name, kwargs)` and returns the canned answer for that method, or
     raises it when it is an exception. `before_call`, when set, runs first: a test can look at
-    the world (the audit file) as it is at the moment Kubernetes would be touched.
+    (or change) the world, such as the audit file, as it is when Kubernetes would be touched.
+    `hold`, when set, is an event each call waits for once recorded: a Kubernetes that has the
+    request and has not answered yet.
 
     With `passthrough=True` it records and then calls the API for real through `Kube.call` (for
     tests of the kube layer's own error translation against a stub API server).
@@ -728,12 +753,15 @@ class CountingKube(Kube):
         self.calls: list[KubeCall] = []
         self.responses: dict[str, Any] = canned_responses()
         self.before_call: Callable[[str, dict[str, Any]], None] | None = None
+        self.hold: asyncio.Event | None = None
 
     async def call(self, method: Callable[..., Any], /, **kwargs: Any) -> Any:
         name = method.__name__
         if self.before_call is not None:
             self.before_call(name, kwargs)
         self.calls.append((name, kwargs))
+        if self.hold is not None:
+            await self.hold.wait()
         if self.passthrough:
             return await super().call(method, **kwargs)
         answer = self.responses[name]
@@ -746,6 +774,7 @@ class CountingKube(Kube):
         self.calls.clear()
         self.responses = canned_responses()
         self.before_call = None
+        self.hold = None
 
     def fail(self, method: str, error: BaseException) -> None:
         """Make every call of `method` raise `error`."""
@@ -754,6 +783,17 @@ class CountingKube(Kube):
     @property
     def methods(self) -> list[str]:
         return [name for name, _ in self.calls]
+
+    @property
+    def writes(self) -> list[KubeCall]:
+        """The calls that would change the cluster: patches not sent as server-side dry runs."""
+        return [(name, kw) for name, kw in self.calls if name.startswith("patch_") and kw["dry_run"] is None]
+
+
+def passthrough_kube(kubeconfig: Path, *, timeout: float = 0.3) -> CountingKube:
+    """A recording kube that calls the API server of `kubeconfig` for real."""
+    api_client, cluster = load_api_client(kubeconfig=str(kubeconfig), context=None)
+    return CountingKube(api_client=api_client, cluster=cluster, timeout=timeout, passthrough=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -780,6 +820,17 @@ def decision(
 
 
 ALLOW = decision(allow=True)
+
+
+def policy_input(action: Mapping[str, Any], *, gateway_mode: str = "readonly") -> dict[str, Any]:
+    """The least decision input the policy decides on: a caller, `action` (core group, no
+    subresource, no name, namespaced unless given) and the gateway's state, as a raw OPA client sends it."""
+    return {
+        "version": 1,
+        "principal": {"sub": "alice", "groups": []},
+        "action": {"group": "", "subresource": "", "name": None, "cluster_scoped": False, **action},
+        "gateway": {"mode": gateway_mode, "dry_run": False, "namespaces": None},
+    }
 
 
 # A raw answer for a stubbed route: a response as sent, or the httpx error the request fails with.
@@ -863,7 +914,8 @@ def read_audit(path: Path) -> list[dict[str, Any]]:
 class Harness:
     """One open gateway with its in-memory MCP client, fake kube and audit file.
 
-    A harness shared between tests is `reset` before each: the fake kube forgets its calls and
+    A harness is `reset` when it opens (so `audit` starts after the gateway's own `audit_open`
+    record) and, when shared between tests, before each: the fake kube forgets its calls and
     `audit` shows only the records written since.
     """
 
@@ -901,6 +953,15 @@ class Harness:
     def tool_calls(self) -> list[dict[str, Any]]:
         return [record for record in self.audit() if record["event"] == "tool_call"]
 
+    def events(self, approval_id: str) -> list[str]:
+        """The approval steps the audit trail records for `approval_id`, oldest first."""
+        return [r["event"] for r in self.audit() if r.get("approval_id") == approval_id and r["event"] != "tool_call"]
+
+    async def approvals(self, *argv: str, principal: str = "bob", groups: str = "sre-leads") -> CliRun:
+        """`k8s-mcp-gateway approvals ARGV` on this gateway's store and audit file, as `principal`."""
+        store = ["--approvals-path", str(self.gateway.approvals.path), "--audit-path", str(self.audit_path)]
+        return await run_cli("approvals", *argv, "--principal", principal, "--principal-groups", groups, *store)
+
     def last_call(self) -> dict[str, Any]:
         records = self.tool_calls()
         assert records, "no tool_call audit record"
@@ -914,9 +975,45 @@ async def open_harness(settings: Settings, *, kube: CountingKube | None = None) 
     gateway = Gateway.open(settings, kube=kube)
     try:
         async with Client(gateway.server) as client:
-            yield Harness(gateway=gateway, client=client, kube=kube, audit_path=settings.audit_path)
+            yield Harness(gateway=gateway, client=client, kube=kube, audit_path=settings.audit_path).reset()
     finally:
         await gateway.aclose()
+
+
+async def wait_until(condition: Callable[[], object], *, seconds: float = 10.0) -> None:
+    """Poll `condition` on the event loop until it holds; fail after `seconds`."""
+    async with asyncio.timeout(seconds):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CliRun:
+    """How one command line ended: its exit status and what it wrote."""
+
+    code: int
+    out: str
+    err: str
+
+
+async def run_cli(*argv: str) -> CliRun:
+    """`k8s-mcp-gateway ARGV` run by `gateway.cli.main` in a worker thread (it runs its own event loop)."""
+
+    def run() -> CliRun:
+        out, err = io.StringIO(), io.StringIO()
+        code: int = 0
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main(list(argv))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+                if isinstance(exc.code, str):
+                    err.write(exc.code)
+        return CliRun(code=code, out=out.getvalue(), err=err.getvalue())
+
+    return await asyncio.to_thread(run)
 
 
 def error_text(result: CallToolResult) -> str:
@@ -971,13 +1068,16 @@ class Reply:
     status: int = 200
     body: Any = None
     delay: float = 0.0
+    trickle: float = 0.0
+    """Seconds between the body's bytes: sent one at a time, each in time for a per-read timeout."""
 
 
 @dataclass
 class StubHttpServer:
     """Answers every request with `reply(method, path)`; records the paths it saw.
 
-    A delayed reply waits on an event that `stop` sets, so no handler thread outlives a test.
+    A delayed or trickled reply waits on an event that `stop` sets, so no handler thread outlives
+    a test.
     """
 
     reply: Callable[[str, str], Reply]
@@ -1008,7 +1108,12 @@ class StubHttpServer:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if not reply.trickle:
+                        self.wfile.write(payload)
+                    for index in range(len(payload) if reply.trickle else 0):
+                        self.wfile.write(payload[index : index + 1])
+                        if stub._release.wait(reply.trickle):
+                            break
 
             do_GET = do_POST = do_PATCH = _answer
 
@@ -1056,13 +1161,22 @@ class Served:
         return self.records()[-1]
 
 
-def served_env(directory: Path, *, opa_url: str, kubeconfig: Path) -> dict[str, str]:
-    """A clean environment for a gateway process: nothing of the developer's shell leaks in."""
+def served_env(directory: Path, *, opa: OpaServer | str, kubeconfig: Path) -> dict[str, str]:
+    """A clean environment for a gateway process of `opa`: nothing of the developer's shell leaks in.
+
+    `opa` is a running OPA, or the URL of one that is not there (with a token of its own), for
+    tests of a gateway that cannot get a decision.
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    if isinstance(opa, str):
+        write_token(directory / "opa-token")
+        opa_environment = {"K8S_MCP_OPA_URL": opa, "K8S_MCP_OPA_TOKEN_FILE": str(directory / "opa-token" / TOKEN_FILE)}
+    else:
+        opa_environment = opa.environment()
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(directory),
-        "K8S_MCP_OPA_URL": opa_url,
+        **opa_environment,
         "K8S_MCP_AUDIT_PATH": str(directory / "audit.jsonl"),
         "K8S_MCP_KUBECONFIG": str(kubeconfig),
         "K8S_MCP_LOG_LEVEL": "DEBUG",
@@ -1104,3 +1218,81 @@ def serve_http(env: Mapping[str, str], directory: Path) -> Iterator[Served]:
         )
     finally:
         process.stop()
+
+
+RAW_PROTOCOL_VERSION = "2025-06-18"
+
+
+@dataclass
+class RawStdio:
+    """A `k8s-mcp-gateway serve` process spoken to in raw newline-delimited JSON-RPC.
+
+    For what no MCP client sends: malformed requests, and a look at every byte on stdout
+    (`lines` keeps each line read).
+    """
+
+    process: asyncio.subprocess.Process
+    lines: list[bytes] = field(default_factory=list)
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def response_to(self, request_id: int) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), STARTUP_TIMEOUT)
+            assert line, "the gateway closed stdout"
+            self.lines.append(line)
+            message = json.loads(line)
+            if message.get("id") == request_id:
+                return dict(message)
+
+    async def initialize(self, *, request_id: int = 1) -> dict[str, Any]:
+        """The MCP handshake as a client named `raw-client` makes it; returns the `initialize` answer."""
+        await self.send(
+            {
+                "id": request_id,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": RAW_PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw-client", "version": "1.0"},
+                },
+            }
+        )
+        answer = await self.response_to(request_id)
+        await self.send({"method": "notifications/initialized"})
+        return answer
+
+    async def close(self) -> int:
+        """End the input (the gateway shuts down), keep what is left on stdout, return the exit code."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.close()
+        rest = await asyncio.wait_for(self.process.stdout.read(), STARTUP_TIMEOUT)
+        self.lines.extend(rest.splitlines())
+        return await asyncio.wait_for(self.process.wait(), STARTUP_TIMEOUT)
+
+
+@contextlib.asynccontextmanager
+async def raw_stdio(env: Mapping[str, str], directory: Path) -> AsyncIterator[RawStdio]:
+    """A stdio gateway process with raw pipes; killed on exit if it is still running."""
+    with (directory / "stderr.log").open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            str(GATEWAY_BIN),
+            "serve",
+            "--transport",
+            "stdio",
+            env=dict(env),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        yield RawStdio(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()

@@ -15,8 +15,10 @@ There is no scheduler, controller-manager or kubelet: `seed.py` writes objects a
 directly. Everything binds to 127.0.0.1 and lives in one temp dir that is removed on exit.
 
 The gateway's identity is the real ServiceAccount `k8s-mcp-gateway/k8s-mcp-gateway` with the RBAC
-from `deploy/rbac.yaml` (the manifest shipped for real clusters); `gateway_kubeconfig` holds a
-TokenRequest token for it, so the end-to-end suite runs with production permissions, not admin.
+from `deploy/rbac.yaml` (the manifest shipped for real clusters, generated from the catalog and
+policies/data.json: RoleBindings only in the namespaces the policy allows); `gateway_kubeconfig`
+holds a TokenRequest token for it, so the end-to-end suite runs with production permissions, not
+admin.
 
 Certificates: one throwaway EC CA (made with `cryptography`) signs the apiserver's and the fake
 kubelet's serving certificates, so every TLS hop is verified, the CA is known before the
@@ -225,7 +227,12 @@ class LocalCluster(Service):
             self._start_with_port_retries("etcd", self._start_etcd)
             self._start_with_port_retries("kube-apiserver", self._start_apiserver)
             with self.admin_client() as admin:
-                apply_manifests(admin, [DEPLOY_DIR / name for name in GATEWAY_MANIFESTS])
+                manifests = [DEPLOY_DIR / name for name in GATEWAY_MANIFESTS]
+                # The RoleBindings live in the namespaces the policy data allows, which a real
+                # cluster has before the gateway is installed; here they may not exist yet.
+                for namespace in _binding_namespaces(manifests):
+                    seed_data.ensure_namespace(admin, namespace)
+                apply_manifests(admin, manifests)
                 self._gateway_token = _request_token(admin, GATEWAY_NAMESPACE, GATEWAY_SERVICE_ACCOUNT)
             _write_kubeconfig(
                 self.gateway_kubeconfig,
@@ -569,6 +576,11 @@ def load_manifests(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
         for document in yaml.safe_load_all(path.read_text()):
             if document:
                 yield document
+
+
+def _binding_namespaces(paths: Iterable[Path]) -> list[str]:
+    """The namespaces of the RoleBindings in `paths`, sorted."""
+    return sorted({doc["metadata"]["namespace"] for doc in load_manifests(paths) if doc.get("kind") == "RoleBinding"})
 
 
 def apply_manifests(api_client: ApiClient, paths: Iterable[Path]) -> None:

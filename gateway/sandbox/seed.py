@@ -890,6 +890,11 @@ _LOG_WRITERS: dict[str, Callable[[DeploymentSeed, PodSeed], list[str]]] = {
 # --- idempotence helpers ---------------------------------------------------------------------
 
 
+def ensure_namespace(api_client: ApiClient, namespace: str) -> None:
+    """Create `namespace` as `seed()` does, if it is missing (for RBAC bound before seeding)."""
+    _seed_namespace(CoreV1Api(api_client), namespace)
+
+
 def _seed_namespace(core: CoreV1Api, namespace: str) -> None:
     objects.ensure(
         lambda: core.read_namespace(namespace), lambda: core.create_namespace(objects.raw(_namespace(namespace)))

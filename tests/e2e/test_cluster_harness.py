@@ -200,11 +200,25 @@ def test_gateway_can_list_pods_and_read_logs(gateway: ApiClient) -> None:
     assert caught.value.status == 400
 
 
-def test_gateway_can_read_nodes_and_events_and_scale(gateway: ApiClient) -> None:
+RESTART = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}}}}
+SCALE = {"spec": {"replicas": 9}}
+WEB = {
+    "metadata": {"name": "web", "namespace": "staging"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "x"}]}},
+    },
+}
+
+
+def test_gateway_can_read_nodes_and_events_and_write_as_the_tools_do(gateway: ApiClient, admin: ApiClient) -> None:
+    """The control for the refusals below: in an allowed namespace the same requests pass."""
     core, apps = CoreV1Api(gateway), AppsV1Api(gateway)
     assert len(core.list_node().items) == 2
     assert core.list_namespaced_event("staging").items
-    assert apps.read_namespaced_deployment_scale("api", "staging").spec.replicas == 2
+    assert apps.patch_namespaced_deployment("web", "staging", RESTART, dry_run="All").metadata.name == "web"
+    assert apps.patch_namespaced_deployment_scale("web", "staging", SCALE, dry_run="All").spec.replicas == 9
+    assert AppsV1Api(admin).read_namespaced_deployment("web", "staging").spec.replicas == 3
 
 
 @pytest.mark.parametrize(
@@ -224,13 +238,43 @@ def test_gateway_can_read_nodes_and_events_and_scale(gateway: ApiClient) -> None
             lambda c: DiscoveryV1Api(c).read_namespaced_endpoint_slice(application.WEB_ENDPOINT_SLICE, "staging"),
         ),
         ("patch node (cordon)", lambda c: CoreV1Api(c).patch_node("node-1", {"spec": {"unschedulable": True}})),
+        (
+            "restart kube-system/coredns",
+            lambda c: AppsV1Api(c).patch_namespaced_deployment("coredns", "kube-system", RESTART, dry_run="All"),
+        ),
+        ("restart prod/web", lambda c: AppsV1Api(c).patch_namespaced_deployment("web", "prod", RESTART, dry_run="All")),
+        (
+            "scale prod/web",
+            lambda c: AppsV1Api(c).patch_namespaced_deployment_scale("web", "prod", SCALE, dry_run="All"),
+        ),
+        ("list pods in prod", lambda c: CoreV1Api(c).list_namespaced_pod("prod")),
+        ("read coredns logs", lambda c: CoreV1Api(c).read_namespaced_pod_log("coredns-0", "kube-system")),
+        # deployments/scale: patch is what scale_deployment sends; get and update are not granted.
+        ("get staging/web scale", lambda c: AppsV1Api(c).read_namespaced_deployment_scale("web", "staging")),
+        (
+            "update staging/web scale",
+            lambda c: AppsV1Api(c).replace_namespaced_deployment_scale(
+                "web", "staging", {"metadata": {"name": "web", "namespace": "staging"}, **SCALE}, dry_run="All"
+            ),
+        ),
+        (
+            "update staging/web",
+            lambda c: AppsV1Api(c).replace_namespaced_deployment("web", "staging", WEB, dry_run="All"),
+        ),
     ],
 )
-def test_gateway_is_forbidden_beyond_its_role(gateway: ApiClient, what: str, call: object) -> None:
+def test_gateway_is_forbidden_beyond_its_role(
+    cluster: LocalCluster, gateway: ApiClient, admin: ApiClient, what: str, call: object
+) -> None:
+    """No policy in the way at all: the gateway's own identity, straight to the API server."""
     assert callable(call)
+    mark = cluster.audit.mark()
     with pytest.raises(ApiException) as caught:
         call(gateway)
     assert caught.value.status == 403, what
+    assert cluster.audit.wait_count(1, since=mark, user=GATEWAY_USER, code=403) == 1
+    assert cluster.audit.count(since=mark, user=GATEWAY_USER) == 1
+    assert AppsV1Api(admin).read_namespaced_deployment("web", "prod").spec.replicas == 2
 
 
 def test_audit_log_counts_requests(cluster: LocalCluster, gateway: ApiClient) -> None:
@@ -238,7 +282,7 @@ def test_audit_log_counts_requests(cluster: LocalCluster, gateway: ApiClient) ->
     mark = audit.mark()
     core = CoreV1Api(gateway)
     core.list_namespaced_pod("staging")
-    core.list_namespaced_pod("prod")
+    core.list_namespaced_pod("default")
     core.read_namespaced_pod_log("web-7d9c6b8f5-4kq2x", "staging", tail_lines=1)
     with pytest.raises(ApiException):
         core.list_namespaced_secret("staging")
@@ -246,7 +290,7 @@ def test_audit_log_counts_requests(cluster: LocalCluster, gateway: ApiClient) ->
     assert audit.wait_count(2, since=mark, user=GATEWAY_USER, verb="list", resource="pods") == 2
     assert audit.wait_count(1, since=mark, user=GATEWAY_USER, verb="get", resource="pods/log") == 1
     assert audit.wait_count(1, since=mark, user=GATEWAY_USER, resource="secrets", code=403) == 1
-    assert audit.count(since=mark, user=GATEWAY_USER, verb="list", resource="pods", namespace="prod") == 1
+    assert audit.count(since=mark, user=GATEWAY_USER, verb="list", resource="pods", namespace="default") == 1
     assert audit.count(since=audit.mark(), user=GATEWAY_USER) == 0
 
 

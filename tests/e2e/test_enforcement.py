@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,9 @@ from kubernetes.dynamic import DynamicClient
 from gateway.errors import KubeError
 from gateway.kube import Kube
 from gateway.sandbox.binaries import find_binary
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
+from gateway.sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
 from gateway.sandbox.opa import OpaServer
-from tests.e2e.conftest import cluster_env
+from tests.e2e.conftest import cluster_env, replicas
 from tests.support import (
     PV_TOOLS,
     RESOURCE_TOOLS,
@@ -56,10 +56,6 @@ async def refused_without_api_requests(
     return error_text(refused), record
 
 
-def replicas(admin: ApiClient, name: str, namespace: str) -> int:
-    return int(AppsV1Api(admin).read_namespaced_deployment(name, namespace).spec.replicas)
-
-
 @pytest.mark.parametrize(
     ("tool", "arguments", "said", "outcome"),
     [
@@ -69,8 +65,13 @@ def replicas(admin: ApiClient, name: str, namespace: str) -> int:
         ("list_pods", {"namespace": "../prod"}, "namespace: must be a DNS-1123 label", "invalid"),
         ("list_pods", {"namespace": "staging", "server": "https://evil"}, "server: is not an argument", "invalid"),
         ("describe_pod", {"pod_name": "secret/x", "namespace": "staging"}, "pod_name: must be a DNS-1123", "invalid"),
-        ("scale_deployment", {"deployment_name": "web", "namespace": "staging", "replicas": 9}, "readonly", "denied"),
-        ("restart_deployment", {"deployment_name": "web", "namespace": "staging"}, "readonly", "denied"),
+        (
+            "scale_deployment",
+            {"deployment_name": "web", "namespace": "staging", "replicas": 9},
+            "readonly",
+            "gateway_denied",
+        ),
+        ("restart_deployment", {"deployment_name": "web", "namespace": "staging"}, "readonly", "gateway_denied"),
     ],
 )
 async def test_refused_calls_make_no_api_request(
@@ -89,11 +90,9 @@ async def test_refused_calls_make_no_api_request(
     assert replicas(admin, "web", "staging") == before
 
 
-NEW_READS_IN_PROD = [
-    pytest.param(tool, arguments_for(tool, namespace="prod"), id=tool)
-    for tool in (*RESOURCE_TOOLS, *ROLLOUT_TOOLS)
-    if tool not in PV_TOOLS
-]
+KIND_READS = [tool for tool in (*RESOURCE_TOOLS, *ROLLOUT_TOOLS) if tool not in PV_TOOLS]
+"""The namespaced reads of every kind beyond pods, deployments and events."""
+NEW_READS_IN_PROD = [pytest.param(tool, arguments_for(tool, namespace="prod"), id=tool) for tool in KIND_READS]
 
 
 @pytest.mark.parametrize(("tool", "arguments"), NEW_READS_IN_PROD)
@@ -114,19 +113,27 @@ async def test_volume_reads_outside_the_cluster_reads_make_no_api_request(
     assert (record["outcome"], record["action"]["resource"]) == ("denied", "persistentvolumes")
 
 
-async def test_a_write_needing_approval_makes_no_api_request(cluster: LocalCluster, writer: Served) -> None:
+async def test_a_write_needing_approval_changes_nothing(cluster: LocalCluster, writer: Served) -> None:
+    """The pending request's preview reads the object (here: none in `default`); nothing is written."""
     arguments = {"deployment_name": "web", "namespace": "default", "replicas": 1}
-    message, record = await refused_without_api_requests(cluster, writer, "scale_deployment", arguments)
-    assert "approval required: 1 approval from group:sre-leads" in message
-    assert record["outcome"] == "approval_required"
+    mark = cluster.audit.mark()
+    async with writer.client() as client:
+        pending = await client.call_tool("scale_deployment", arguments)
+        record = writer.last_record()
+        sentinel = await client.call_tool(*SENTINEL, raise_on_error=False)
+    assert not sentinel.is_error
+    cluster.audit.wait_count(1, since=mark, user=GATEWAY_USER, verb="list", resource="namespaces")
+
+    assert pending.structured_content is not None
+    assert pending.structured_content["message"] == "approval required: 1 approval from group:sre-leads"
+    assert pending.structured_content["preview"]["summary"][0].startswith("no preview: Kubernetes API not found (404)")
+    assert record["outcome"] == "approval_pending"
+    requests = [(e["verb"], e["objectRef"]["resource"]) for e in cluster.audit.events(since=mark) if is_gateway(e)]
+    assert requests == [("get", "deployments"), ("list", "namespaces")]
 
 
-@pytest.fixture
-def restore_web(cluster: LocalCluster) -> Iterator[None]:
-    """Write tests share the session's cluster: put staging/web back as the seed left it (replicas,
-    pod template, and a status that has observed them, as its controller would have)."""
-    yield
-    cluster.seed()
+def is_gateway(event: dict[str, Any]) -> bool:
+    return bool(event["user"]["username"] == GATEWAY_USER)
 
 
 @pytest.mark.usefixtures("restore_web")
@@ -152,6 +159,53 @@ async def test_allowed_writes_change_the_cluster(cluster: LocalCluster, admin: A
     assert [r["tool"] for r in intents[-2:]] == ["scale_deployment", "restart_deployment"]
 
 
+def deployment_versions(admin: ApiClient) -> dict[str, str]:
+    """Every deployment's resourceVersion: any write, even of one annotation, changes it."""
+    items = AppsV1Api(admin).list_deployment_for_all_namespaces().items
+    return {f"{d.metadata.namespace}/{d.metadata.name}": d.metadata.resource_version for d in items}
+
+
+@pytest.fixture(scope="module")
+def unguarded(
+    tmp_path_factory: pytest.TempPathFactory, cluster: LocalCluster, policy_opa: Callable[[Mapping[str, Any]], str]
+) -> Iterator[Served]:
+    """A readwrite gateway under policy data that allows every call in every namespace, without
+    approval: between it and the cluster only the RBAC of deploy/rbac.yaml is left."""
+    directory = tmp_path_factory.mktemp("e2e-unguarded")
+    wide_open = {"mode": "readwrite", "namespaces": ["*"], "approval": {"default": {"required": False}}}
+    with serve_http(
+        cluster_env(directory, cluster, policy_opa(wide_open), K8S_MCP_MODE="readwrite"), directory
+    ) as served:
+        yield served
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("scale_deployment", {"deployment_name": "web", "namespace": "prod", "replicas": 9}),
+        ("restart_deployment", {"deployment_name": "coredns", "namespace": "kube-system"}),
+        ("list_pods", {"namespace": "prod"}),
+        *((tool, arguments_for(tool, namespace="prod")) for tool in KIND_READS),
+        ("describe_configmap", arguments_for("describe_configmap", namespace="kube-system")),
+    ],
+)
+async def test_rbac_stops_what_a_wrong_policy_lets_through(
+    cluster: LocalCluster, admin: ApiClient, unguarded: Served, tool: str, arguments: dict[str, Any]
+) -> None:
+    """The policy allows the call and the gateway makes it; the API server refuses its identity."""
+    before = deployment_versions(admin)
+    mark = cluster.audit.mark()
+    async with unguarded.client() as client:
+        result = await client.call_tool(tool, arguments, raise_on_error=False)
+    record = unguarded.last_record()
+
+    assert record["allow"] is True
+    assert error_text(result).startswith("Kubernetes API forbidden (403)")
+    assert cluster.audit.wait_count(1, since=mark, user=GATEWAY_USER, namespace=arguments["namespace"], code=403) == 1
+    assert cluster.audit.count(since=mark, user=GATEWAY_USER, namespace=arguments["namespace"]) == 1
+    assert deployment_versions(admin) == before
+
+
 async def test_missing_rbac_is_a_clear_forbidden(
     tmp_path: Path, cluster: LocalCluster, admin: ApiClient, opa: OpaServer
 ) -> None:
@@ -162,7 +216,7 @@ async def test_missing_rbac_is_a_clear_forbidden(
         "no-rights", "default", {"spec": {"expirationSeconds": 3600}}
     ).status.token
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server=cluster.server, token=token)
-    env = {**cluster_env(tmp_path, cluster, opa.url), "K8S_MCP_KUBECONFIG": str(kubeconfig)}
+    env = {**cluster_env(tmp_path, cluster, opa), "K8S_MCP_KUBECONFIG": str(kubeconfig)}
     del env["K8S_MCP_CONTEXT"]
     with serve_http(env, tmp_path) as served:
         async with served.client() as client:
@@ -191,7 +245,8 @@ def test_the_deploy_manifests_are_accepted_by_the_apiserver(admin: ApiClient) ->
         [find_binary("packaging-check"), "kustomize"], check=True, capture_output=True, text=True
     ).stdout
     objects = [doc for doc in yaml.safe_load_all(built) if doc]
-    assert {o["kind"] for o in objects} >= {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+    kinds = {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding", "NetworkPolicy"}
+    assert {o["kind"] for o in objects} >= kinds
     dynamic = DynamicClient(admin)
     for obj in objects:
         resource = dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
@@ -204,3 +259,8 @@ def test_the_deploy_manifests_are_accepted_by_the_apiserver(admin: ApiClient) ->
             force_conflicts=True,
         )
         assert applied.metadata.name == obj["metadata"]["name"], json.dumps(obj)[:200]
+        assert applied.metadata.namespace == obj["metadata"].get("namespace"), json.dumps(obj)[:200]
+    # The RoleBindings are accepted where the policy data puts them, not in the gateway's namespace.
+    bindings = {o["metadata"]["namespace"] for o in objects if o["kind"] == "RoleBinding"}
+    assert bindings
+    assert GATEWAY_NAMESPACE not in bindings

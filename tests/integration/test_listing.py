@@ -8,9 +8,21 @@ import pytest
 
 from gateway.sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import ALL_TOOLS, PV_TOOLS, READ_TOOLS, SHIPPED_CLUSTER_READS, SHIPPED_READS, Harness
+from tests.support import (
+    ALL_TOOLS,
+    APPROVAL_TOOLS,
+    PV_TOOLS,
+    READ_TOOLS,
+    SHIPPED_CLUSTER_READS,
+    SHIPPED_READS,
+    Harness,
+)
 
 pytestmark = pytest.mark.integration
+
+# What needs no namespace: the cluster-scoped reads, and the approval tools, which the Kubernetes
+# allowlists do not govern (each principal reads its own requests).
+CLUSTER_READS = set(SHIPPED_CLUSTER_READS) | set(APPROVAL_TOOLS)
 
 
 async def test_the_default_policy_lists_the_read_tools(live_gateway: Harness) -> None:
@@ -24,15 +36,15 @@ async def test_the_default_policy_lists_the_read_tools(live_gateway: Harness) ->
         ({"mode": "readwrite"}, {"mode": "readwrite"}, set(ALL_TOOLS) - set(PV_TOOLS)),
         ({"mode": "readwrite"}, {"mode": "readonly"}, set(SHIPPED_READS)),
         ({"mode": "readonly"}, {"mode": "readwrite"}, set(SHIPPED_READS)),
-        ({"namespaces": []}, {}, set(SHIPPED_CLUSTER_READS)),
-        ({"mode": "readwrite", "namespaces": []}, {"mode": "readwrite"}, set(SHIPPED_CLUSTER_READS)),
+        ({"namespaces": []}, {}, CLUSTER_READS),
+        ({"mode": "readwrite", "namespaces": []}, {"mode": "readwrite"}, CLUSTER_READS),
         ({"cluster_reads": []}, {}, set(SHIPPED_READS) - set(SHIPPED_CLUSTER_READS)),
         ({"cluster_reads": ["nodes"]}, {}, set(SHIPPED_READS) - {"list_namespaces"}),
-        ({"namespaces": [], "cluster_reads": []}, {}, set()),
-        ({}, {"namespaces": ["prod"]}, set(SHIPPED_CLUSTER_READS)),
+        ({"namespaces": [], "cluster_reads": []}, {}, set(APPROVAL_TOOLS)),
+        ({}, {"namespaces": ["prod"]}, CLUSTER_READS),
         ({}, {"namespaces": ["staging"]}, set(SHIPPED_READS)),
         ({"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]}, {}, set(READ_TOOLS)),
-        ({"namespaces": [], "cluster_reads": ["persistentvolumes"]}, {}, set(PV_TOOLS)),
+        ({"namespaces": [], "cluster_reads": ["persistentvolumes"]}, {}, set(PV_TOOLS) | set(APPROVAL_TOOLS)),
     ],
     ids=[
         "readwrite policy and gateway",
@@ -56,7 +68,7 @@ async def test_the_listing_follows_policy_data_and_gateway_state(
     settings: dict[str, Any],
     visible: set[str],
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa(policy), **settings)
+    gateway = await open_gateway(**policy_opa(policy).settings(), **settings)
 
     assert await gateway.tool_names() == visible
 
@@ -64,7 +76,7 @@ async def test_the_listing_follows_policy_data_and_gateway_state(
 async def test_tools_hidden_by_the_listing_are_still_decided_when_called(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa({"namespaces": []}))
+    gateway = await open_gateway(**policy_opa({"namespaces": []}).settings())
 
     message = await gateway.error("list_pods", {"namespace": "default"})
 
@@ -75,7 +87,7 @@ async def test_tools_hidden_by_the_listing_are_still_decided_when_called(
 async def test_a_stopped_policy_server_lists_nothing_and_denies_everything(open_gateway: GatewayFactory) -> None:
     opa = OpaServer().start()
     try:
-        gateway = await open_gateway(opa_url=opa.url)
+        gateway = await open_gateway(**opa.settings())
         assert await gateway.tool_names() == set(SHIPPED_READS)
     finally:
         opa.stop()

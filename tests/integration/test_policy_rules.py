@@ -41,6 +41,13 @@ def assert_not_run(gateway: Harness, outcome: str) -> dict[str, Any]:
     return record
 
 
+def assert_not_written(gateway: Harness, outcome: str) -> None:
+    """Only the preview reached the fake kube: a read and the write's own call as a dry run."""
+    assert gateway.kube.writes == []
+    assert len(gateway.kube.calls) == 2
+    assert (gateway.last_call()["outcome"], gateway.last_call()["allow"]) == (outcome, False)
+
+
 # --------------------------------------------------------------------------------------------
 # Rule 1: read-only by default
 # --------------------------------------------------------------------------------------------
@@ -48,13 +55,16 @@ def assert_not_run(gateway: Harness, outcome: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("namespace", ["default", "staging"])
 @pytest.mark.parametrize("tool", WRITE_TOOLS)
-async def test_writes_are_denied_by_the_default_policy(live_gateway: Harness, tool: str, namespace: str) -> None:
-    message = await live_gateway.error(tool, arguments_for(tool, namespace=namespace))
+async def test_writes_are_denied_by_the_default_policy(
+    open_gateway: GatewayFactory, opa: OpaServer, tool: str, namespace: str
+) -> None:
+    gateway = await open_gateway(**opa.settings(), mode="readwrite")
 
-    assert POLICY_READONLY in message
-    assert GATEWAY_READONLY in message
-    record = assert_not_run(live_gateway, "denied")
-    assert record["reasons"] == sorted([POLICY_READONLY, GATEWAY_READONLY])
+    message = await gateway.error(tool, arguments_for(tool, namespace=namespace))
+
+    assert message == f"denied by policy: {POLICY_READONLY}"
+    record = assert_not_run(gateway, "denied")
+    assert record["reasons"] == [POLICY_READONLY]
 
 
 @pytest.mark.parametrize("namespace", ["default", "staging"])
@@ -107,11 +117,11 @@ async def test_a_missing_namespace_is_the_default_namespace(live_gateway: Harnes
 
 
 async def test_the_gateway_allowlist_narrows_the_policy_allowlist(open_gateway: GatewayFactory, opa: OpaServer) -> None:
-    gateway = await open_gateway(opa_url=opa.url, namespaces=["staging"])
+    gateway = await open_gateway(**opa.settings(), namespaces=["staging"])
 
     message = await gateway.error("list_pods", {"namespace": "default"})
     assert 'namespace "default" is not in the gateway\'s allowlist' in message
-    assert_not_run(gateway, "denied")
+    assert_not_run(gateway, "gateway_denied")
 
     await gateway.ok("list_pods", {"namespace": "staging"})
     assert gateway.kube.methods == ["list_namespaced_pod"]
@@ -120,7 +130,7 @@ async def test_the_gateway_allowlist_narrows_the_policy_allowlist(open_gateway: 
 async def test_the_gateway_allowlist_cannot_widen_the_policy_allowlist(
     open_gateway: GatewayFactory, opa: OpaServer
 ) -> None:
-    gateway = await open_gateway(opa_url=opa.url, namespaces=["prod", "staging"])
+    gateway = await open_gateway(**opa.settings(), namespaces=["prod", "staging"])
 
     message = await gateway.error("list_pods", {"namespace": "prod"})
 
@@ -131,19 +141,19 @@ async def test_the_gateway_allowlist_cannot_widen_the_policy_allowlist(
 async def test_a_readonly_gateway_stays_readonly_under_a_readwrite_policy(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa(NO_APPROVAL_IN_STAGING), mode="readonly")
+    gateway = await open_gateway(**policy_opa(NO_APPROVAL_IN_STAGING).settings(), mode="readonly")
 
     message = await gateway.error("scale_deployment", arguments_for("scale_deployment", namespace="staging"))
 
     assert GATEWAY_READONLY in message
     assert POLICY_READONLY not in message
-    assert_not_run(gateway, "denied")
+    assert_not_run(gateway, "gateway_denied")
 
 
 async def test_a_readwrite_gateway_stays_readonly_under_a_readonly_policy(
     open_gateway: GatewayFactory, opa: OpaServer
 ) -> None:
-    gateway = await open_gateway(opa_url=opa.url, mode="readwrite")
+    gateway = await open_gateway(**opa.settings(), mode="readwrite")
 
     message = await gateway.error("restart_deployment", arguments_for("restart_deployment", namespace="staging"))
 
@@ -187,7 +197,7 @@ async def test_listed_cluster_scoped_reads_run(
 async def test_cluster_scoped_reads_need_the_cluster_read_allowlist(
     open_gateway: GatewayFactory, policy_opa: PolicyServers, tool: str, resource: str
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa({"cluster_reads": []}))
+    gateway = await open_gateway(**policy_opa({"cluster_reads": []}).settings())
 
     message = await gateway.error(tool, arguments_for(tool))
 
@@ -204,7 +214,9 @@ async def test_persistent_volumes_are_read_only_where_the_policy_lists_them(
     assert 'cluster-scoped resource "persistentvolumes" is not in the cluster read allowlist' in message
     assert_not_run(live_gateway, "denied")
 
-    listed = await open_gateway(opa_url=policy_opa({"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]}))
+    listed = await open_gateway(
+        **policy_opa({"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]}).settings()
+    )
     await listed.ok(tool, arguments_for(tool))
     assert listed.kube.methods[0] == KUBE_METHOD[tool]
     assert listed.last_call()["action"]["resource"] == "persistentvolumes"
@@ -220,20 +232,21 @@ async def test_persistent_volumes_are_read_only_where_the_policy_lists_them(
 async def test_an_enabled_write_needs_an_approval(
     open_gateway: GatewayFactory, policy_opa: PolicyServers, tool: str, namespace: str, approvers: str
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa(READWRITE), mode="readwrite")
+    gateway = await open_gateway(**policy_opa(READWRITE).settings(), mode="readwrite")
 
-    message = await gateway.error(tool, arguments_for(tool, namespace=namespace))
+    pending = await gateway.ok(tool, arguments_for(tool, namespace=namespace))
 
-    assert "approval required" in message
-    assert f"from {approvers}" in message
-    assert_not_run(gateway, "approval_required")
+    assert pending["status"] == "pending_approval"
+    assert pending["message"].startswith(f"approval required: 1 approval from {approvers}")
+    assert pending["approvers"] == [approvers]
+    assert_not_written(gateway, "approval_pending")
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["for real", "asked to dry-run"])
 async def test_a_write_runs_where_the_policy_needs_no_approval(
     open_gateway: GatewayFactory, policy_opa: PolicyServers, dry_run: bool
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa(NO_APPROVAL_IN_STAGING), mode="readwrite")
+    gateway = await open_gateway(**policy_opa(NO_APPROVAL_IN_STAGING).settings(), mode="readwrite")
 
     result = await gateway.ok(
         "scale_deployment", {"deployment_name": "web", "namespace": "staging", "replicas": 3, "dry_run": dry_run}
@@ -258,12 +271,12 @@ async def test_a_write_runs_where_the_policy_needs_no_approval(
 async def test_approval_is_still_needed_outside_the_exempt_namespace(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
-    gateway = await open_gateway(opa_url=policy_opa(NO_APPROVAL_IN_STAGING), mode="readwrite")
+    gateway = await open_gateway(**policy_opa(NO_APPROVAL_IN_STAGING).settings(), mode="readwrite")
 
-    message = await gateway.error("restart_deployment", {"deployment_name": "web", "namespace": "default"})
+    pending = await gateway.ok("restart_deployment", {"deployment_name": "web", "namespace": "default"})
 
-    assert "from group:sre-leads" in message
-    assert_not_run(gateway, "approval_required")
+    assert pending["approvers"] == ["group:sre-leads"]
+    assert_not_written(gateway, "approval_pending")
 
 
 @pytest.mark.parametrize(
@@ -278,7 +291,7 @@ async def test_a_dry_run_from_policy_or_gateway_makes_writes_server_dry_runs(
     gateway_dry_run: bool,
 ) -> None:
     policy = policy_opa({**NO_APPROVAL_IN_STAGING, "dry_run": policy_dry_run})
-    gateway = await open_gateway(opa_url=policy, mode="readwrite", dry_run=gateway_dry_run)
+    gateway = await open_gateway(**policy.settings(), mode="readwrite", dry_run=gateway_dry_run)
 
     result = await gateway.ok(tool, arguments_for(tool, namespace="staging"))
 
@@ -299,11 +312,32 @@ async def test_log_reads_are_capped_by_the_policy(live_gateway: Harness, asked: 
     assert live_gateway.kube.calls[0][1]["tail_lines"] == sent
 
 
+@pytest.mark.parametrize(
+    ("gateway_settings", "asked", "sent"),
+    [({}, 9000, 500), ({}, None, 500), ({"max_log_lines": 200}, 4000, 200), ({"max_log_lines": 200}, 150, 150)],
+    ids=["gateway default", "gateway default, none asked", "gateway 200", "below both"],
+)
+async def test_a_policy_log_cap_above_the_gateway_cap_is_clamped_to_it(
+    open_gateway: GatewayFactory,
+    policy_opa: PolicyServers,
+    gateway_settings: dict[str, Any],
+    asked: int | None,
+    sent: int,
+) -> None:
+    generous = policy_opa({"obligations": {"max_log_lines": 5000}})
+    gateway = await open_gateway(**generous.settings(), **gateway_settings)
+
+    await gateway.ok("get_pod_logs", {"pod_name": "web-1", "namespace": "staging", "tail_lines": asked})
+
+    assert gateway.kube.methods == ["read_namespaced_pod_log"]
+    assert gateway.kube.calls[0][1]["tail_lines"] == sent
+
+
 async def test_a_zero_log_cap_in_policy_data_does_not_take_every_call_down(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
     """The Rego accepts max_log_lines 0 and sends it; an int is what the contract promises."""
-    gateway = await open_gateway(opa_url=policy_opa({"obligations": {"max_log_lines": 0}}))
+    gateway = await open_gateway(**policy_opa({"obligations": {"max_log_lines": 0}}).settings())
 
     await gateway.ok("list_pods")
 
@@ -315,7 +349,7 @@ async def test_the_opa_decision_id_is_in_every_audit_record(
 ) -> None:
     await live_gateway.ok("list_pods")
     await live_gateway.error("list_pods", {"namespace": "prod"})
-    writer = await open_gateway(opa_url=policy_opa(NO_APPROVAL_IN_STAGING), mode="readwrite")
+    writer = await open_gateway(**policy_opa(NO_APPROVAL_IN_STAGING).settings(), mode="readwrite")
     await writer.ok("restart_deployment", {"deployment_name": "web", "namespace": "staging"})
 
     records = live_gateway.audit() + writer.audit()

@@ -6,7 +6,6 @@ the whole path (validation, OPA, audit, the real kube layer) and comes back as a
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,11 +16,11 @@ import pytest
 
 from gateway.sandbox.opa import OpaServer
 from tests.support import (
-    GATEWAY_BIN,
+    RAW_PROTOCOL_VERSION,
     SHIPPED_READS,
-    STARTUP_TIMEOUT,
     Served,
     error_text,
+    raw_stdio,
     read_audit,
     serve_http,
     serve_stdio,
@@ -31,15 +30,13 @@ from tests.support import (
 
 pytestmark = pytest.mark.integration
 
-PROTOCOL_VERSION = "2025-06-18"
-
 
 def gateway_env(directory: Path, opa: OpaServer) -> dict[str, str]:
     """A clean environment: the real OPA, a private audit file, an unreachable cluster."""
     directory.mkdir(parents=True, exist_ok=True)
     kubeconfig = write_kubeconfig(directory / "kubeconfig", server="https://127.0.0.1:1")
     return {
-        **served_env(directory, opa_url=opa.url, kubeconfig=kubeconfig),
+        **served_env(directory, opa=opa, kubeconfig=kubeconfig),
         "K8S_MCP_KUBE_TIMEOUT": "2",
         "K8S_MCP_PRINCIPAL": "alice",
         "K8S_MCP_PRINCIPAL_GROUPS": "sre",
@@ -94,7 +91,7 @@ async def test_an_allowed_read_reaches_the_kube_layer_and_fails_cleanly(served: 
     ("tool", "arguments", "said", "outcome"),
     [
         ("list_pods", {"namespace": "prod"}, 'denied by policy: namespace "prod" is not in the allowlist', "denied"),
-        ("restart_deployment", {"deployment_name": "web"}, 'the policy mode is "readonly"', "denied"),
+        ("restart_deployment", {"deployment_name": "web"}, 'the gateway runs in "readonly" mode', "gateway_denied"),
         ("list_pods", {"namespace": "Prod"}, "invalid arguments: namespace: must be a DNS-1123 label", "invalid"),
         ("list_pods", {"kubeconfig": "/etc/kubernetes/admin.conf"}, "kubeconfig: is not an argument", "invalid"),
         ("delete_namespace", {"namespace": "default"}, "unknown tool 'delete_namespace'", "invalid"),
@@ -120,74 +117,35 @@ async def test_healthz(http_gateway: Served) -> None:
     assert response.json() == {"status": "ok"}
 
 
+async def test_readyz_names_the_unreachable_api_server(http_gateway: Served) -> None:
+    """The real OPA answers the probe's decision; the cluster of this gateway does not exist."""
+    assert isinstance(http_gateway.target, str)
+    async with httpx.AsyncClient() as client:
+        response = await client.get(http_gateway.target.removesuffix("/mcp") + "/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "not ready", "checks": {"opa": "ok", "kubernetes": "unavailable"}}
+
+
 async def test_stdout_carries_only_json_rpc(tmp_path: Path, opa: OpaServer) -> None:
     """Speak raw newline-delimited JSON-RPC to a stdio gateway; every stdout line must be a message."""
     env = gateway_env(tmp_path, opa)
-    with (tmp_path / "stderr.log").open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            str(GATEWAY_BIN),
-            "serve",
-            "--transport",
-            "stdio",
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
-    assert process.stdin is not None
-    assert process.stdout is not None
-    lines: list[bytes] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        assert process.stdin is not None
-        process.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
-        await process.stdin.drain()
-
-    async def response_to(request_id: int) -> dict[str, Any]:
-        assert process.stdout is not None
-        while True:
-            line = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT)
-            assert line, "the gateway closed stdout"
-            lines.append(line)
-            message = json.loads(line)
-            if message.get("id") == request_id:
-                return dict(message)
-
-    try:
-        await send(
-            {
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": PROTOCOL_VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "raw-client", "version": "1.0"},
-                },
-            }
-        )
-        initialized = await response_to(1)
-        await send({"method": "notifications/initialized"})
-        await send({"id": 2, "method": "tools/list"})
-        listed = await response_to(2)
-        await send(
+    async with raw_stdio(env, tmp_path) as raw:
+        initialized = await raw.initialize()
+        await raw.send({"id": 2, "method": "tools/list"})
+        listed = await raw.response_to(2)
+        await raw.send(
             {"id": 3, "method": "tools/call", "params": {"name": "list_pods", "arguments": {"namespace": "prod"}}}
         )
-        called = await response_to(3)
-        process.stdin.close()  # end of input: the gateway shuts down
-        rest = await asyncio.wait_for(process.stdout.read(), STARTUP_TIMEOUT)
-        lines.extend(rest.splitlines())
-        exit_code = await asyncio.wait_for(process.wait(), STARTUP_TIMEOUT)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
+        called = await raw.response_to(3)
+        exit_code = await raw.close()
 
     assert exit_code == 0
-    assert initialized["result"]["protocolVersion"] == PROTOCOL_VERSION
+    assert initialized["result"]["protocolVersion"] == RAW_PROTOCOL_VERSION
     assert {tool["name"] for tool in listed["result"]["tools"]} == set(SHIPPED_READS)
     assert called["result"]["isError"] is True
     assert 'namespace "prod" is not in the allowlist' in called["result"]["content"][0]["text"]
-    for line in lines:
+    for line in raw.lines:
         message = json.loads(line)
         assert message["jsonrpc"] == "2.0"
         assert {"id", "method"} & set(message)

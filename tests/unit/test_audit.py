@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import hashlib
+import json
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 
 from gateway.errors import KubeError
+from tests.conftest import GatewayFactory
 from tests.support import (
     KUBE_METHOD,
     WRITE_TOOLS,
@@ -151,3 +155,89 @@ async def test_concurrent_calls_each_get_one_well_formed_line(gateway: Harness, 
     assert {r["request_id"] for r in intents} <= {r["request_id"] for r in tool_calls}
     assert len(gateway.kube.calls) == 50
     assert opa_stub.decision_route.call_count == 50
+
+
+FIVE_MB = 5 * 1024 * 1024
+BOUND = 8192  # K8S_MCP_AUDIT_MAX_VALUE_BYTES by default
+
+
+def digest_of(text: str) -> dict[str, Any]:
+    data = text.encode()
+    return {"truncated": True, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "prefix": text[:64]}
+
+
+def last_line(gateway: Harness) -> str:
+    return gateway.audit_path.read_text(encoding="utf-8").splitlines()[-1]
+
+
+async def test_a_5_mb_argument_is_recorded_by_its_length_and_sha256(gateway: Harness) -> None:
+    huge = "a" * FIVE_MB
+
+    message = await gateway.error("list_pods", {"namespace": huge, "label_selector": "app=web"})
+
+    line = last_line(gateway)
+    assert len(line) < BOUND
+    record = json.loads(line)
+    assert record["arguments"] == {"namespace": digest_of(huge), "label_selector": "app=web"}
+    assert (record["outcome"], record["error"]) == ("invalid", message)
+    assert gateway.kube.calls == []
+
+
+OVERSIZED_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "an argument name": ("list_pods", {"n" * FIVE_MB: 1}),
+    "a tool name": ("t" * FIVE_MB, {}),
+    "many small arguments": ("list_pods", {f"a{i}": i for i in range(200_000)}),
+    "a nested argument": ("list_pods", {"namespace": {"deep": ["x" * FIVE_MB]}}),
+}
+
+
+@pytest.mark.parametrize(("tool", "arguments"), OVERSIZED_CALLS.values(), ids=OVERSIZED_CALLS.keys())
+async def test_no_call_writes_a_record_beyond_the_bound(gateway: Harness, tool: str, arguments: dict[str, Any]) -> None:
+    await gateway.error(tool, arguments)
+
+    line = last_line(gateway)
+    assert len(line) < BOUND
+    record = json.loads(line)
+    assert record["outcome"] == "invalid"
+    truncated = list(digests(record))
+    assert truncated, "the oversized value is replaced by its digest"
+    for value in truncated:
+        assert value["bytes"] > BOUND
+        assert len(value["sha256"]) == 64
+
+
+def digests(value: Any) -> Iterator[dict[str, Any]]:
+    """Every digest that stands in for an oversized value, however deep."""
+    if isinstance(value, dict):
+        if value.get("truncated") is True:
+            yield value
+        for member in value.values():
+            yield from digests(member)
+
+
+async def test_the_bound_is_a_setting(gateway: Harness, open_gateway: GatewayFactory, opa_stub: OpaStub) -> None:
+    tight = await open_gateway(opa_url=opa_stub.url, audit_max_value_bytes=1024)
+    namespace = "n" * 2000
+
+    await gateway.error("list_pods", {"namespace": namespace})
+    await tight.error("list_pods", {"namespace": namespace})
+
+    assert gateway.last_call()["arguments"] == {"namespace": namespace}
+    assert tight.last_call()["arguments"] == {"namespace": digest_of(namespace)}
+
+
+async def test_only_the_record_is_shortened_never_the_call(open_gateway: GatewayFactory, opa_stub: OpaStub) -> None:
+    gateway = await open_gateway(opa_url=opa_stub.url, audit_max_value_bytes=1024)
+    selector = ",".join(f"k{i}=v" for i in range(160))
+
+    await gateway.ok("list_pods", {"label_selector": selector})
+
+    assert gateway.kube.calls[0][1]["label_selector"] == selector
+    arguments = {
+        "namespace": "default",
+        "label_selector": selector,
+        "field_selector": None,
+        "limit": 100,
+        "continue_token": None,
+    }
+    assert gateway.last_call()["arguments"] == digest_of(json.dumps(arguments, separators=(",", ":")))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -32,6 +34,15 @@ BROKEN_ANSWERS: dict[str, Answer] = {
     "approval missing": httpx.Response(200, json={"result": {k: v for k, v in ALLOW.items() if k != "approval"}}),
     "obligations missing": httpx.Response(200, json={"result": {k: v for k, v in ALLOW.items() if k != "obligations"}}),
     "obligations a list": httpx.Response(200, json={"result": {**ALLOW, "obligations": []}}),
+    "obligations empty": httpx.Response(200, json={"result": {**ALLOW, "obligations": {}}}),
+    "max_log_lines missing": httpx.Response(200, json={"result": {**ALLOW, "obligations": {"dry_run": False}}}),
+    "max_log_lines null": httpx.Response(
+        200, json={"result": {**ALLOW, "obligations": {"max_log_lines": None, "dry_run": False}}}
+    ),
+    "max_log_lines zero": httpx.Response(
+        200, json={"result": {**ALLOW, "obligations": {"max_log_lines": 0, "dry_run": False}}}
+    ),
+    "dry_run missing": httpx.Response(200, json={"result": {**ALLOW, "obligations": {"max_log_lines": 500}}}),
     "max_log_lines a string": httpx.Response(
         200, json={"result": {**ALLOW, "obligations": {"max_log_lines": "500", "dry_run": False}}}
     ),
@@ -92,6 +103,23 @@ async def test_a_slow_policy_server_times_out_and_denies(open_gateway: GatewayFa
 
     assert slow.requests == [("POST", "/v1/data/mcp/authz/decision")]
     assert_policy_unavailable(gateway, message)
+
+
+async def test_an_allow_trickled_byte_by_byte_is_denied_at_the_deadline(open_gateway: GatewayFactory) -> None:
+    """Each byte comes well within a per-read timeout; the whole answer would take ~15 s."""
+    trickle = StubHttpServer(lambda _method, _path: Reply(body={"result": ALLOW}, trickle=0.05)).start()
+    try:
+        gateway = await open_gateway(opa_url=trickle.url, opa_timeout=0.3)
+        started = time.monotonic()
+        message = await gateway.error("get_pod_logs", {"pod_name": "web-1"})
+        elapsed = time.monotonic() - started
+    finally:
+        trickle.stop()
+
+    assert trickle.requests == [("POST", "/v1/data/mcp/authz/decision")]
+    assert_policy_unavailable(gateway, message)
+    assert 0.3 <= elapsed < 2
+    assert "within 0.3s" in gateway.last_call()["policy_error"]
 
 
 async def test_an_unreachable_policy_server_denies(open_gateway: GatewayFactory, unused_tcp_port: int) -> None:

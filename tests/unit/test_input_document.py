@@ -15,6 +15,7 @@ from fastmcp import Client
 from tests.conftest import GatewayFactory
 from tests.support import (
     ALL_TOOLS,
+    APPROVAL_TOOLS,
     CLUSTER,
     CLUSTER_SCOPED_TOOLS,
     PAGE_TOKEN,
@@ -72,7 +73,7 @@ async def test_the_read_input_document_has_every_contract_field(gateway: Harness
             "cluster_scoped": False,
             "write": False,
         },
-        "gateway": {"mode": "readonly", "dry_run": False, "cluster": CLUSTER, "namespaces": None},
+        "gateway": {"mode": "readwrite", "dry_run": False, "cluster": CLUSTER, "namespaces": None},
         "action_digest": expected_digest("get_pod_logs", arguments),
         "approval": None,
     }
@@ -270,7 +271,7 @@ async def test_the_action_digest_ignores_key_order_and_binds_every_argument(
 async def test_the_action_digest_binds_the_cluster(open_gateway: GatewayFactory, opa_stub: OpaStub) -> None:
     gateway = await open_gateway(opa_url=opa_stub.url)
     gateway.kube.cluster = "other-cluster"
-    other = await open_gateway(opa_url=opa_stub.url, kube=gateway.kube)
+    other = await open_gateway(opa_url=opa_stub.url, kube=gateway.kube, mode="readwrite")
 
     await other.ok("restart_deployment", {"deployment_name": "web"})
 
@@ -315,7 +316,7 @@ async def test_the_listing_input_describes_the_whole_catalog(open_gateway: Gatew
         assert (action["namespace"], action["name"]) == (None, None)
         assert action["write"] is (entry["tool"]["name"] in WRITE_TOOLS)
         assert entry["tool"]["read_only"] is not action["write"]
-        assert action["cluster_scoped"] is (entry["tool"]["name"] in CLUSTER_SCOPED_TOOLS)
+        assert action["cluster_scoped"] is (entry["tool"]["name"] in {*CLUSTER_SCOPED_TOOLS, *APPROVAL_TOOLS})
         assert action["verb"] in ({"patch"} if action["write"] else {"get", "list"})
 
 

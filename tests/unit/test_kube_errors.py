@@ -8,17 +8,16 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import KubeError
-from gateway.kube import load_api_client
 from tests.conftest import GatewayFactory
 from tests.support import (
     KUBE_METHOD,
     TRACEBACK_MARKERS,
-    CountingKube,
     Harness,
     OpaStub,
     Reply,
     StubHttpServer,
     arguments_for,
+    passthrough_kube,
     write_kubeconfig,
 )
 
@@ -114,12 +113,6 @@ def api_server() -> Iterator[StubHttpServer]:
         yield server
     finally:
         server.stop()
-
-
-def passthrough_kube(kubeconfig: Path, *, timeout: float = 0.3) -> CountingKube:
-    """A recording kube that calls the API server of `kubeconfig` for real."""
-    api_client, cluster = load_api_client(kubeconfig=str(kubeconfig), context=None)
-    return CountingKube(api_client=api_client, cluster=cluster, timeout=timeout, passthrough=True)
 
 
 @pytest.fixture

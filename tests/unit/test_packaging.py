@@ -25,9 +25,13 @@ import pytest
 import yaml
 
 from gateway import __version__
+from gateway.opa_token import DATA_FILE, TOKEN_FILE, read_token_file
+from gateway.readiness import CHECK_TIMEOUT
 from gateway.sandbox.binaries import REPO_ROOT, find_binary
+from gateway.sandbox.opa import API_AUTHZ
 from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.settings import Settings
+from tests.support import GATEWAY_BIN, policy_input
 
 NAMESPACE = "k8s-mcp-gateway"
 SETTING_VARIABLES = {f"K8S_MCP_{name.upper()}" for name in Settings.model_fields}
@@ -79,7 +83,7 @@ def compose() -> dict[str, Any]:
 
 
 def test_compose_runs_opa_k3s_and_the_gateway(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"opa", "k3s", "gateway"}
+    assert set(compose["services"]) == {"opa-token", "opa", "k3s", "gateway"}
 
 
 def test_compose_opa_is_the_version_the_makefile_pins(compose: dict[str, Any]) -> None:
@@ -102,6 +106,51 @@ def test_compose_opa_serves_the_policies_with_the_project_config(compose: dict[s
     config = mounts[command[command.index("--config-file") + 1]]
     assert Path(config["source"]) == REPO_ROOT / "opa" / "config.yaml"
     assert config["read_only"] is True
+
+
+def test_compose_locks_opa_api_to_a_token_made_before_opa_and_the_gateway_start(
+    compose: dict[str, Any], dockerfile: dict[str, Any]
+) -> None:
+    services = compose["services"]
+    maker, opa, gateway = services["opa-token"], services["opa"], services["gateway"]
+    command = opa["command"]
+    [program, subcommand, directory] = maker["entrypoint"]
+    [made] = [v for v in maker["volumes"] if v["target"] == directory]
+    opa_mounts = {volume["target"]: volume for volume in opa["volumes"]}
+
+    assert {"--authentication=token", "--authorization=basic"} <= set(command)
+    assert Path(opa_mounts["/api-authz/authz.rego"]["source"]) == API_AUTHZ
+    assert "/api-authz/authz.rego" in command
+    # The init service is the gateway's own image running `k8s-mcp-gateway opa-token DIR`.
+    assert (program, subcommand) == ("k8s-mcp-gateway", "opa-token")
+    assert maker["image"] == gateway["image"]
+    assert made["type"] == "volume"
+    assert not made.get("read_only")
+    assert maker["network_mode"] == "none"
+    # OPA loads the digest from that volume; the gateway reads the token from it; neither writes.
+    for service, path in ((opa, f"{directory}/{DATA_FILE}"), (gateway, f"{directory}/{TOKEN_FILE}")):
+        [mounted] = [v for v in service["volumes"] if v["source"] == made["source"]]
+        assert mounted["read_only"] is True
+        assert PurePosixPath(path).parent == PurePosixPath(mounted["target"])
+        assert service["depends_on"]["opa-token"]["condition"] == "service_completed_successfully"
+    assert f"{directory}/{DATA_FILE}" in command
+    assert gateway["environment"]["K8S_MCP_OPA_TOKEN_FILE"] == f"{directory}/{TOKEN_FILE}"
+    # The files are the gateway user's (mode 0440): OPA runs as that user, and the image owns the
+    # mount point, so a fresh named volume starts out writable by the init service.
+    assert opa["user"] == final_stage(dockerfile, "user")[-1]["value"]
+    runs = [shlex.split(i["args"][0]) for i in final_stage(dockerfile, "run")]
+    assert any(directory in argv and "gateway" in argv and "install" in argv for argv in runs)
+
+
+def test_compose_opa_is_reachable_from_the_gateway_only(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    policy_networks = set(services["opa"]["networks"])
+    members = {name for name, service in services.items() if policy_networks & set(service.get("networks") or {})}
+
+    assert "ports" not in services["opa"]
+    assert members == {"opa", "gateway"}
+    for network in policy_networks:
+        assert compose["networks"][network]["internal"] is True
 
 
 def test_compose_opa_and_k3s_have_exec_form_healthchecks(compose: dict[str, Any]) -> None:
@@ -378,6 +427,11 @@ def volume_mounted_at(pod: dict[str, Any], c: dict[str, Any], path: str) -> dict
     return volume
 
 
+def init_container(pod: dict[str, Any]) -> dict[str, Any]:
+    [found] = pod["initContainers"]
+    return found
+
+
 def opa_flag(opa: dict[str, Any], flag: str) -> str:
     [value] = [arg.split("=", 1)[1] for arg in opa["args"] if arg.startswith(f"{flag}=")]
     return value
@@ -385,19 +439,35 @@ def opa_flag(opa: dict[str, Any], flag: str) -> str:
 
 def test_deploy_has_the_deployment_with_gateway_and_opa_containers(pod: dict[str, Any]) -> None:
     assert [c["name"] for c in pod["containers"]] == ["gateway", "opa"]
+    assert [c["name"] for c in pod["initContainers"]] == ["opa-token"]
     assert image_tag(container(pod, "gateway")["image"]) == __version__
     assert container(pod, "opa")["image"] == f"openpolicyagent/opa:{makefile_opa_version()}"
+    assert init_container(pod)["image"] == container(pod, "gateway")["image"]
 
 
 def test_deploy_runs_as_the_least_privilege_service_account(
     manifests: list[dict[str, Any]], pod: dict[str, Any]
 ) -> None:
     account = find(manifests, "ServiceAccount", pod["serviceAccountName"])
-    binding = find(manifests, "ClusterRoleBinding", "k8s-mcp-gateway")
+    subject = {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": NAMESPACE}
+    cluster_binding = find(manifests, "ClusterRoleBinding", "k8s-mcp-gateway")
 
     assert account["metadata"]["namespace"] == NAMESPACE
-    assert {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": NAMESPACE} in binding["subjects"]
-    find(manifests, "ClusterRole", binding["roleRef"]["name"])
+    assert cluster_binding["subjects"] == [subject]
+    find(manifests, "ClusterRole", cluster_binding["roleRef"]["name"])
+    for binding in (m for m in manifests if m["kind"] == "RoleBinding"):
+        assert binding["subjects"] == [subject]
+        find(manifests, binding["roleRef"]["kind"], binding["roleRef"]["name"])
+
+
+def test_deploy_role_bindings_stay_in_the_namespaces_the_policy_allows(manifests: list[dict[str, Any]]) -> None:
+    """The build must not move them into the gateway's namespace (kustomize's `namespace:` would)."""
+    allowed = json.loads((REPO_ROOT / "policies" / "data.json").read_text())["mcp"]["config"]["namespaces"]
+    bindings = [m for m in manifests if m["kind"] == "RoleBinding"]
+
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(allowed)
+    assert NAMESPACE not in allowed
+    assert all(m["metadata"]["namespace"] == NAMESPACE for m in manifests if m["kind"] in {"ConfigMap", "Service"})
 
 
 def test_deploy_gives_the_api_token_to_the_gateway_only(pod: dict[str, Any]) -> None:
@@ -422,6 +492,37 @@ def test_deploy_opa_loads_the_generated_policy_configmap(manifests: list[dict[st
     assert PurePosixPath(config_file).name in config["data"]
     # A ConfigMap volume also holds each file under a hidden `..<timestamp>` directory.
     assert "--ignore=.*" in opa["args"]
+
+
+def test_deploy_opa_api_is_locked_by_the_shipped_authz_policy(
+    manifests: list[dict[str, Any]], pod: dict[str, Any]
+) -> None:
+    opa = container(pod, "opa")
+    paths = [arg for arg in opa["args"] if not arg.startswith("-")][1:]
+    loaded = {volume_mounted_at(pod, opa, path).get("configMap", {}).get("name") for path in paths}
+    api_authz = generated_configmap(manifests, "opa-api-authz")
+
+    assert {"--authentication=token", "--authorization=basic"} <= set(opa["args"])
+    assert api_authz["metadata"]["name"] in loaded
+    assert api_authz["data"] == {API_AUTHZ.name: API_AUTHZ.read_text()}
+
+
+def test_deploy_token_is_made_in_the_pod_and_only_read_by_gateway_and_opa(
+    monkeypatch: pytest.MonkeyPatch, pod: dict[str, Any]
+) -> None:
+    maker, gateway, opa = init_container(pod), container(pod, "gateway"), container(pod, "opa")
+    program, subcommand, directory = maker["command"]
+    volume = volume_mounted_at(pod, maker, directory)
+    settings = settings_from(monkeypatch, {env["name"]: env["value"] for env in gateway["env"]})
+
+    assert (program, subcommand) == ("k8s-mcp-gateway", "opa-token")
+    assert volume["emptyDir"]["medium"] == "Memory"
+    assert settings.opa_token_file == Path(directory) / TOKEN_FILE
+    assert f"{directory}/{DATA_FILE}" in opa["args"]
+    for c, path in ((maker, directory), (gateway, str(settings.opa_token_file)), (opa, f"{directory}/{DATA_FILE}")):
+        assert volume_mounted_at(pod, c, path) == volume, c["name"]
+        [mount] = [m for m in c["volumeMounts"] if m["name"] == volume["name"]]
+        assert mount.get("readOnly", False) is (c is not maker), c["name"]
 
 
 def test_deploy_policy_configmap_is_exactly_the_policy_files(manifests: list[dict[str, Any]]) -> None:
@@ -453,11 +554,14 @@ def test_deploy_gateway_asks_the_sidecar_on_loopback(monkeypatch: pytest.MonkeyP
     assert [p["containerPort"] for p in gateway["ports"] if p["name"] == "http"] == [settings.port]
 
 
-def test_deploy_probes_ask_healthz_on_the_http_port(pod: dict[str, Any]) -> None:
+def test_deploy_probes_readiness_on_readyz_and_liveness_on_healthz(pod: dict[str, Any]) -> None:
     gateway = container(pod, "gateway")
 
+    assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # The kubelet must wait longer than /readyz's own checks may take.
+    assert gateway["readinessProbe"]["timeoutSeconds"] > CHECK_TIMEOUT
     for probe in ("readinessProbe", "livenessProbe"):
-        assert gateway[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container(pod, "opa")[probe]["httpGet"]["port"] == "diagnostics"
 
 
@@ -467,7 +571,7 @@ def test_deploy_containers_are_locked_down(pod: dict[str, Any], dockerfile: dict
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (int(uid), int(gid))
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    for c in pod["containers"]:
+    for c in [*pod["initContainers"], *pod["containers"]]:
         context = c["securityContext"]
         assert context["readOnlyRootFilesystem"] is True, c["name"]
         assert context["runAsNonRoot"] is True, c["name"]
@@ -487,6 +591,26 @@ def test_deploy_service_fronts_the_gateway_pods(manifests: list[dict[str, Any]])
     assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http"}]
 
 
+def test_deploy_network_policy_admits_only_labelled_clients_to_the_gateway_port(
+    manifests: list[dict[str, Any]], pod: dict[str, Any]
+) -> None:
+    policy = find(manifests, "NetworkPolicy", "k8s-mcp-gateway")
+    template = find(manifests, "Deployment", "k8s-mcp-gateway")["spec"]["template"]
+    client = {"k8s-mcp-gateway.io/client": "true"}
+
+    assert policy["metadata"]["namespace"] == NAMESPACE
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    [rule] = policy["spec"]["ingress"]
+    # One peer with both selectors (an AND): a labelled pod in a labelled namespace. Two peers
+    # would admit every pod of a labelled namespace, or labelled pods of any namespace.
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": client}, "podSelector": {"matchLabels": client}}]
+    # The gateway's HTTP port only: neither OPA's diagnostics port nor anything else.
+    assert rule["ports"] == [{"protocol": "TCP", "port": "http"}]
+    assert [p["name"] for p in container(pod, "gateway")["ports"]] == ["http"]
+    assert all(p["name"] != "http" for p in container(pod, "opa")["ports"])
+
+
 def write_configmap_volume(directory: Path, data: dict[str, str]) -> None:
     """Lay `data` out as the kubelet does: a timestamped directory, `..data`, a symlink per key."""
     payload = directory / "..2026_01_01_00_00_00.000000000"
@@ -498,40 +622,55 @@ def write_configmap_volume(directory: Path, data: dict[str, str]) -> None:
         (directory / key).symlink_to(f"..data/{key}")
 
 
+# A read the shipped policy data allows: decided `allow` only if policies/data.json was loaded.
+LIST_PODS_IN_STAGING = policy_input({"verb": "list", "resource": "pods", "namespace": "staging", "write": False})
+
+
 @pytest.mark.integration
 def test_deploy_opa_sidecar_decides_with_its_args_and_volumes(
-    manifests: list[dict[str, Any]], pod: dict[str, Any], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, manifests: list[dict[str, Any]], pod: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The sidecar's own args, run by the real `opa` on its ConfigMap volumes, answer a decision."""
-    opa = container(pod, "opa")
-    volumes = {v["name"]: v for v in pod["volumes"]}
+    """The Pod as written, on this machine: the init container's command makes the token in the
+    shared volume, the real `opa` runs the sidecar's args on its volumes, and it answers the
+    gateway's token (from the gateway container's settings) and nobody else."""
+    opa, gateway, maker = container(pod, "opa"), container(pod, "gateway"), init_container(pod)
     configmaps = {m["metadata"]["name"]: m["data"] for m in manifests if m["kind"] == "ConfigMap"}
-    local: dict[str, str] = {}
-    for mount in opa["volumeMounts"]:
-        directory = tmp_path / mount["name"]
-        write_configmap_volume(directory, configmaps[volumes[mount["name"]]["configMap"]["name"]])
-        local[mount["mountPath"]] = str(directory)
+    for volume in pod["volumes"]:
+        if "configMap" in volume:
+            write_configmap_volume(tmp_path / volume["name"], configmaps[volume["configMap"]["name"]])
     api, diagnostics = free_port(), free_port()
     opa_addr, diagnostic_addr = opa_flag(opa, "--addr"), opa_flag(opa, "--diagnostic-addr")
 
-    def localise(arg: str) -> str:
+    def localise(c: dict[str, Any], arg: str) -> str:
         flag, eq, value = arg.rpartition("=") if arg.startswith("--") else ("", "", arg)
         value = {opa_addr: f"127.0.0.1:{api}", diagnostic_addr: f"127.0.0.1:{diagnostics}"}.get(value, value)
-        for mount_path, directory in local.items():
-            if value == mount_path or value.startswith(mount_path + "/"):
-                value = directory + value[len(mount_path) :]
+        for mount in c.get("volumeMounts", []):
+            if value == mount["mountPath"] or value.startswith(mount["mountPath"] + "/"):
+                value = str(tmp_path / mount["name"]) + value[len(mount["mountPath"]) :]
         return f"{flag}{eq}{value}"
 
+    program, *arguments = maker["command"]
+    made = [GATEWAY_BIN.with_name(program), *(localise(maker, a) for a in arguments)]
+    subprocess.run(made, check=True, capture_output=True, timeout=30)
+    environment = {env["name"]: localise(gateway, env["value"]) for env in gateway["env"]}
+    token_file = settings_from(monkeypatch, environment).opa_token_file
+    assert token_file is not None
+    token = read_token_file(token_file)
     process = ManagedProcess(name="opa", log_path=tmp_path / "opa.log")
-    process.start([find_binary("opa"), *(localise(arg) for arg in opa["args"])])
+    process.start([find_binary("opa"), *(localise(opa, arg) for arg in opa["args"])])
     try:
         readiness = opa["readinessProbe"]["httpGet"]["path"]
         process.wait_http_ready(f"http://127.0.0.1:{diagnostics}{readiness}", timeout=30)
-        decision_path = Settings().opa_decision_path
-        answer = httpx.post(f"http://127.0.0.1:{api}/v1/data/{decision_path}", json={"input": {}}, timeout=5).json()
-        config = httpx.get(f"http://127.0.0.1:{api}/v1/data/mcp/config", timeout=5).json()
+        with httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=5) as client:
+            decision_url = f"/v1/data/{Settings().opa_decision_path}"
+            as_gateway = {"Authorization": f"Bearer {token}"}
+            empty = client.post(decision_url, json={"input": {}}, headers=as_gateway)
+            staging = client.post(decision_url, json={"input": LIST_PODS_IN_STAGING}, headers=as_gateway)
+            anonymous = client.post(decision_url, json={"input": LIST_PODS_IN_STAGING})
+            read_data = client.get("/v1/data/mcp/config", headers=as_gateway)
     finally:
         process.stop()
 
-    assert answer["result"]["allow"] is False
-    assert config["result"] == json.loads((REPO_ROOT / "policies" / "data.json").read_text())["mcp"]["config"]
+    assert empty.json()["result"]["allow"] is False
+    assert staging.json()["result"]["allow"] is True
+    assert (anonymous.status_code, read_data.status_code) == (401, 401)

@@ -31,6 +31,15 @@ GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
         ([], {"K8S_MCP_DRY_RUN": "perhaps"}, ["--dry-run / K8S_MCP_DRY_RUN", "boolean"]),
         (["--kube-workers", "0"], {}, ["--kube-workers / K8S_MCP_KUBE_WORKERS"]),
         (["--http-path", "mcp"], {}, ["--http-path / K8S_MCP_HTTP_PATH"]),
+        ([], {"K8S_MCP_OPA_TOKEN": ""}, ["--opa-token / K8S_MCP_OPA_TOKEN", "one word of visible ASCII"]),
+        (["--opa-token", "two words"], {}, ["--opa-token / K8S_MCP_OPA_TOKEN", "one word of visible ASCII"]),
+        (
+            ["--opa-token", "t0ken"],
+            {"K8S_MCP_OPA_TOKEN_FILE": "/run/opa-token/token"},
+            ["--opa-token / K8S_MCP_OPA_TOKEN", "K8S_MCP_OPA_TOKEN_FILE is set too"],
+        ),
+        (["--max-log-lines", "0"], {}, ["--max-log-lines / K8S_MCP_MAX_LOG_LINES", "greater than or equal to 1"]),
+        ([], {"K8S_MCP_MAX_LOG_LINES": "10001"}, ["--max-log-lines / K8S_MCP_MAX_LOG_LINES", "10000"]),
     ],
 )
 def test_an_invalid_setting_stops_the_gateway_naming_flag_and_variable(
@@ -133,13 +142,36 @@ def test_a_missing_kubeconfig_stops_the_gateway_with_a_clear_message(tmp_path: P
     assert finished.stdout == ""
 
 
-def test_an_unwritable_audit_path_stops_the_gateway_with_a_clear_message(tmp_path: Path) -> None:
+UNWRITABLE_AUDIT_PATHS: dict[str, tuple[str, str]] = {
+    "a file where a directory is needed": ("kubeconfig/audit.jsonl", "File exists"),
+    "a directory": (".", "Is a directory"),
+    "a full disk": ("/dev/full", "No space left on device"),
+}
+
+
+@pytest.mark.parametrize(("where", "why"), UNWRITABLE_AUDIT_PATHS.values(), ids=UNWRITABLE_AUDIT_PATHS.keys())
+def test_an_unwritable_audit_path_stops_the_gateway_with_a_clear_message(tmp_path: Path, where: str, why: str) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server="https://127.0.0.1:1")
-    audit_path = tmp_path / "kubeconfig" / "audit.jsonl"  # a file where a directory is needed
+    audit_path = tmp_path / where  # an absolute `where` stands alone
 
     finished = _serve("--kubeconfig", str(kubeconfig), "--audit-path", str(audit_path))
 
     assert finished.returncode == 1
     assert f"cannot open the audit file {audit_path}" in finished.stderr
+    assert why in finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert finished.stdout == ""
+
+
+def test_an_unusable_approval_store_stops_the_gateway_with_a_clear_message(tmp_path: Path) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server="https://127.0.0.1:1")
+    store = tmp_path / "kubeconfig" / "approvals.db"  # a file where a directory is needed
+
+    finished = _serve(
+        "--kubeconfig", str(kubeconfig), "--audit-path", str(tmp_path / "audit.jsonl"), "--approvals-path", str(store)
+    )
+
+    assert finished.returncode == 1
+    assert f"cannot open the approval store {store}" in finished.stderr
     assert "Traceback" not in finished.stderr
     assert finished.stdout == ""

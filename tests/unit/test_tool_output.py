@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from tests.support import READ_TOOLS, SECRET_SENTINEL, Harness, arguments_for
+from tests.support import KUBE_READ_TOOLS, SECRET_SENTINEL, Harness, arguments_for
 
 
-@pytest.mark.parametrize("tool", READ_TOOLS)
+@pytest.mark.parametrize("tool", KUBE_READ_TOOLS)
 async def test_no_secret_value_reaches_the_agent(gateway: Harness, tool: str) -> None:
     """The canned objects carry the sentinel in last-applied annotations and a ConfigMap value."""
     result = await gateway.call(tool, arguments_for(tool))

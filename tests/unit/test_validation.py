@@ -6,13 +6,25 @@ from typing import Any
 
 import pytest
 
-from tests.support import ALL_TOOLS, LIST_TOOLS, NAME_ARGUMENT, NAMESPACED_TOOLS, Harness, OpaStub, arguments_for
+from tests.support import (
+    ALL_TOOLS,
+    LIST_TOOLS,
+    NAME_ARGUMENT,
+    NAMESPACED_TOOLS,
+    READ_TOOLS,
+    VALID_ARGUMENTS,
+    Harness,
+    OpaStub,
+    arguments_for,
+)
 
 LABEL_RULE = "must be a DNS-1123 label"
 SUBDOMAIN_RULE = "must be a DNS-1123 subdomain"
 NOT_A_STRING = "Input should be a valid string"
 NOT_AN_ARGUMENT = "is not an argument of this tool"
 CONTINUE_RULE = "must be the `continue` value of a previous page, unchanged"
+BAD_APPROVAL_IDS = ["apr-1", "a" * 31, "a" * 33, "-" + "a" * 31, "../" + "a" * 29, "a" * 31 + "\n", "a" * 31 + "=", ""]
+APPROVAL_ID_RULE = "must be an approval id: 32 letters, digits, '-' or '_', not starting with '-'"
 
 BAD_NAMESPACES: list[tuple[Any, str]] = [
     ("Prod", LABEL_RULE),
@@ -85,6 +97,18 @@ OTHER_BAD_ARGUMENTS: list[tuple[str, str, Any, str]] = [
     ("list_replicasets", "label_selector", "app=web;rm -rf /", "must be a label selector"),
     ("list_pvs", "label_selector", "$(id)", "must be a label selector"),
     ("list_hpas", "field_selector", "metadata.name", "must be a field selector"),
+    # the two arguments every write takes besides its own, and get_approval's id
+    *[
+        (tool, "approval_id", value, APPROVAL_ID_RULE)
+        for tool in ("get_approval", "scale_deployment", "restart_deployment")
+        for value in BAD_APPROVAL_IDS
+    ],
+    ("get_approval", "approval_id", None, NOT_A_STRING),
+    ("scale_deployment", "approval_id", 7, NOT_A_STRING),
+    ("scale_deployment", "approval_id", ["a" * 32], NOT_A_STRING),
+    ("scale_deployment", "wait_seconds", -1, "greater than or equal to 0"),
+    ("restart_deployment", "wait_seconds", 301, "less than or equal to 300"),
+    ("restart_deployment", "wait_seconds", "a while", "valid integer"),
 ]
 
 SMUGGLED = ["token", "server", "kubeconfig", "context", "as", "as_group", "namespace_override", "insecure"]
@@ -112,6 +136,12 @@ def _cases() -> list[Any]:
     ]
     cases += [
         pytest.param("list_pods", {extra: "x"}, extra, NOT_AN_ARGUMENT, id=f"list_pods-{extra}") for extra in SMUGGLED
+    ]
+    cases += [
+        pytest.param(tool, arguments_for(tool, **{extra: value}), extra, NOT_AN_ARGUMENT, id=f"{tool}-{extra}")
+        for tool in READ_TOOLS
+        for extra, value in (("approval_id", "a" * 32), ("wait_seconds", 5))
+        if extra not in VALID_ARGUMENTS[tool]
     ]
     cases += [
         pytest.param(tool, {}, field, "is required", id=f"{tool}-missing-{field}")
