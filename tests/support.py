@@ -795,8 +795,12 @@ class CountingKube(Kube):
         return [(name, kw) for name, kw in self.calls if name.startswith("patch_") and kw["dry_run"] is None]
 
 
-def passthrough_kube(kubeconfig: Path, *, timeout: float = 0.3) -> CountingKube:
-    """A recording kube that calls the API server of `kubeconfig` for real."""
+def passthrough_kube(kubeconfig: Path, *, timeout: float = 1.0) -> CountingKube:
+    """A recording kube that calls the API server of `kubeconfig` for real.
+
+    Its timeout leaves a loaded machine room to answer a quick reply, and is still well under
+    the stub's slow replies (2 s).
+    """
     api_client, cluster = load_api_client(kubeconfig=str(kubeconfig), context=None)
     return CountingKube(api_client=api_client, cluster=cluster, timeout=timeout, passthrough=True)
 
