@@ -11,11 +11,14 @@ import data.mcp.examples.fixtures_test as f
 # alice as a stdio caller: the same name, but configured rather than verified
 local_alice := object.union(f.alice, {"authenticated": false})
 
-# the decision for an unauthenticated caller named `sub`
-unverified(sub) := f.denied([sprintf(
-	"caller %s is not authenticated: this gateway serves only verified identities",
-	[json.marshal(sub)],
-)])
+# the shipped policy's own reason for an unauthenticated caller over HTTP (the fixtures' transport)
+shipped_reason := "the caller is not authenticated, and unauthenticated callers are admitted on stdio only"
+
+# the decision for an unauthenticated HTTP caller named `sub`: this example's reason and the shipped one
+unverified(sub) := f.denied([
+	sprintf("caller %s is not authenticated: this gateway serves only verified identities", [json.marshal(sub)]),
+	shipped_reason,
+])
 
 anonymous := {"sub": "system:anonymous", "groups": [], "authenticated": false, "client": f.alice.client}
 
@@ -43,6 +46,7 @@ test_fail_authenticated_must_be_the_boolean_true if {
 test_fail_no_principal_at_all if {
 	authenticated_only.decision == f.denied([
 		`caller null is not authenticated: this gateway serves only verified identities`,
+		shipped_reason,
 		"the input names no caller (input.principal.sub must be a non-empty string)",
 	]) with input as object.remove(f.read_pods(f.alice, "staging"), ["principal"])
 }

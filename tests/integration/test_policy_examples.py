@@ -58,7 +58,12 @@ WRITE = {"verb": "patch", "group": "apps", "resource": "deployments", "name": "w
 
 # Inputs that one example or another would decide differently from the shipped policy.
 SAMPLES = {
-    "unauthenticated read": {**READ_STAGING, "principal": {"sub": "bob", "groups": [], "authenticated": False}},
+    # on stdio, where the shipped policy admits a configured (unverified) caller
+    "unauthenticated read": {
+        **READ_STAGING,
+        "request": {**READ_STAGING["request"], "transport": "stdio"},
+        "principal": {"sub": "bob", "groups": [], "authenticated": False},
+    },
     "write in kube-system": call("restart_deployment", {**WRITE, "namespace": "kube-system"}),
     "scale to 11 by a developer": call(
         "scale_deployment",
