@@ -55,7 +55,7 @@ def conformance_script() -> Path:
 
 def test_every_conformance_check_passes(tmp_path: Path, policy_opa: PolicyServers) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server="https://127.0.0.1:1")
-    env = served_env(tmp_path, opa_url=policy_opa({"allow_unauthenticated_http": True}), kubeconfig=kubeconfig)
+    env = served_env(tmp_path, opa=policy_opa({"allow_unauthenticated_http": True}), kubeconfig=kubeconfig)
 
     with serve_http(env, tmp_path, anonymous=True) as served:
         assert isinstance(served.target, str)

@@ -87,7 +87,7 @@ def token_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def tokens_gateway(serve_gateway: HttpGatewayFactory, opa: OpaServer, token_file: Path) -> HttpHarness:
-    return await serve_gateway(opa_url=opa.url, auth="tokens", auth_token_file=token_file)
+    return await serve_gateway(**opa.settings(), auth="tokens", auth_token_file=token_file)
 
 
 async def test_without_a_token_the_endpoint_answers_401_and_audits_it(tokens_gateway: HttpHarness) -> None:
@@ -139,7 +139,7 @@ async def test_refused_callers_open_no_session(
     serve_gateway: HttpGatewayFactory, opa: OpaServer, token_file: Path
 ) -> None:
     """With room for one session, refused initializes leave it free; the cap then holds."""
-    gateway = await serve_gateway(opa_url=opa.url, auth="tokens", auth_token_file=token_file, http_max_sessions=1)
+    gateway = await serve_gateway(**opa.settings(), auth="tokens", auth_token_file=token_file, http_max_sessions=1)
     for headers in (MCP_HEADERS, bearer("forged-0123456789abcdef"), bearer(ALICE_TOKEN.upper())):
         for _ in range(3):
             assert (await post_initialize(gateway, headers)).status_code == 401
@@ -239,7 +239,7 @@ def public_key_file(tmp_path: Path, signing_key: jwk.RSAKey) -> Path:
 @pytest.fixture
 async def jwt_gateway(serve_gateway: HttpGatewayFactory, opa: OpaServer, public_key_file: Path) -> HttpHarness:
     return await serve_gateway(
-        opa_url=opa.url,
+        **opa.settings(),
         auth="jwt",
         auth_public_key_file=public_key_file,
         auth_issuer=ISSUER,
@@ -332,7 +332,7 @@ async def test_subject_and_groups_claims_are_settings(
     serve_gateway: HttpGatewayFactory, opa: OpaServer, public_key_file: Path, signing_key: jwk.RSAKey
 ) -> None:
     gateway = await serve_gateway(
-        opa_url=opa.url,
+        **opa.settings(),
         auth="jwt",
         auth_public_key_file=public_key_file,
         auth_issuer=ISSUER,
@@ -374,7 +374,7 @@ async def test_keys_come_from_the_jwks_uri_by_key_id(
     other_key: jwk.RSAKey,
 ) -> None:
     gateway = await serve_gateway(
-        opa_url=opa.url,
+        **opa.settings(),
         auth="jwt",
         auth_jwks_uri=f"{jwks_server.url}/jwks.json",
         auth_issuer=ISSUER,
@@ -396,7 +396,7 @@ async def test_keys_come_from_the_jwks_uri_by_key_id(
 async def test_without_auth_the_shipped_policy_refuses_http_callers(
     serve_gateway: HttpGatewayFactory, opa: OpaServer
 ) -> None:
-    gateway = await serve_gateway(opa_url=opa.url)  # K8S_MCP_AUTH defaults to none, on loopback
+    gateway = await serve_gateway(**opa.settings())  # K8S_MCP_AUTH defaults to none, on loopback
 
     async with gateway.client() as client:
         tools = await client.list_tools()
@@ -413,7 +413,7 @@ async def test_without_auth_the_shipped_policy_refuses_http_callers(
 async def test_policy_data_can_admit_unauthenticated_http_callers(
     serve_gateway: HttpGatewayFactory, policy_opa: PolicyServers
 ) -> None:
-    gateway = await serve_gateway(opa_url=policy_opa({"allow_unauthenticated_http": True}))
+    gateway = await serve_gateway(**policy_opa({"allow_unauthenticated_http": True}).settings())
 
     async with gateway.client() as client:
         result = await client.call_tool("list_pods", {"namespace": "staging"}, raise_on_error=False)
@@ -463,7 +463,7 @@ async def test_authenticate_request_names_the_caller_of_any_route(
 async def test_authenticate_request_without_a_verifier_is_anonymous(
     serve_gateway: HttpGatewayFactory, opa: OpaServer
 ) -> None:
-    gateway = await serve_gateway(opa_url=opa.url)
+    gateway = await serve_gateway(**opa.settings())
     async with serve_in_process(whoami_app(gateway.harness.gateway)) as base_url, httpx.AsyncClient() as http:
         response = await http.get(f"{base_url}/whoami", headers={"authorization": f"Bearer {ALICE_TOKEN}"})
 

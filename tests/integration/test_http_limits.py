@@ -75,7 +75,7 @@ async def serve(
     path, token = token_file
 
     async def open_(**overrides: Any) -> tuple[HttpHarness, Caller]:
-        gateway = await serve_gateway(opa_url=opa.url, auth="tokens", auth_token_file=path, **overrides)
+        gateway = await serve_gateway(**opa.settings(), auth="tokens", auth_token_file=path, **overrides)
         return gateway, Caller(gateway, token)
 
     return open_
