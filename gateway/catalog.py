@@ -11,7 +11,7 @@ know Kubernetes, the guard knows OPA, and this table is the only place that know
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from mcp_types import ToolAnnotations
@@ -20,7 +20,24 @@ from pydantic import BaseModel
 from gateway.approvals import tools as approvals
 from gateway.approvals.tools import GATEWAY_GROUP
 from gateway.preview import PreviewFunction
-from gateway.tools import deployments, events, namespaces, nodes, pods
+from gateway.tools import (
+    autoscalers,
+    configmaps,
+    cronjobs,
+    daemonsets,
+    deployments,
+    events,
+    ingresses,
+    jobs,
+    namespaces,
+    nodes,
+    persistentvolumeclaims,
+    persistentvolumes,
+    pods,
+    replicasets,
+    services,
+    statefulsets,
+)
 from gateway.validation import arguments_model
 
 
@@ -57,7 +74,7 @@ class ActionTemplate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiCall:
-    """A Kubernetes request a handler makes besides its action, in the action's namespace.
+    """A Kubernetes request a handler (or its preview) makes besides its action.
 
     The policy decides on the action alone; the gateway's RBAC (`gateway.rbac`) must grant these
     too, or the tool fails with a 403 after the policy allowed it.
@@ -66,6 +83,8 @@ class ApiCall:
     verb: str
     resource: str
     group: str = ""
+    namespace: str | None = None
+    """Where the call goes: None is the action's namespace; a name is that one namespace, always."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,7 +135,40 @@ class Entry:
 
 
 RECENT_EVENTS = ApiCall(verb="list", resource="events")
-"""The describe tools end with the object's recent events (`gateway.tools.events.events_for`)."""
+"""The describe tools end with the object's recent events (`gateway.tools.events.described`)."""
+CLUSTER_EVENTS = replace(RECENT_EVENTS, namespace=events.CLUSTER_EVENTS_NAMESPACE)
+"""A cluster-scoped object's events, which Kubernetes records in `default`."""
+ENDPOINT_SLICES = ApiCall(verb="list", resource="endpointslices", group="discovery.k8s.io")
+"""The service tools show the endpoints behind each Service (`gateway.tools.services`)."""
+OWNED_REPLICA_SETS = ApiCall(verb="list", resource="replicasets", group="apps")
+"""`rollout_history` lists the ReplicaSets a deployment owns, one per revision."""
+CURRENT_DEPLOYMENT = ApiCall(verb="get", resource="deployments", group="apps")
+"""The write previews read the deployment as it is now (`gateway.preview`)."""
+
+
+def _reads(
+    listing: Callable[..., Any],
+    describing: Callable[..., Any],
+    resource: str,
+    name_arg: str,
+    *,
+    cluster: bool = False,
+    extra_calls: tuple[ApiCall, ...] = (),
+) -> tuple[Entry, Entry]:
+    """The `list_*` and `describe_*` tools of one `group/resource`: a list, and a get of one named
+    object that also reads the object's events; `extra_calls` are the other calls both make."""
+    group, _, plural = resource.rpartition("/")
+    listed = ActionTemplate(verb="list", resource=plural, group=group, cluster_scoped=cluster)
+    recent_events = CLUSTER_EVENTS if cluster else RECENT_EVENTS
+    return (
+        Entry(handler=listing, action=listed, extra_calls=extra_calls),
+        Entry(
+            handler=describing,
+            action=replace(listed, verb="get", name_arg=name_arg),
+            extra_calls=(*extra_calls, recent_events),
+        ),
+    )
+
 
 ENTRIES: tuple[Entry, ...] = (
     Entry(
@@ -146,6 +198,30 @@ ENTRIES: tuple[Entry, ...] = (
         action=ActionTemplate(verb="get", resource="nodes", cluster_scoped=True, name_arg="node_name"),
     ),
     Entry(handler=events.list_events, action=ActionTemplate(verb="list", resource="events")),
+    *_reads(statefulsets.list_statefulsets, statefulsets.describe_statefulset, "apps/statefulsets", "statefulset_name"),
+    *_reads(daemonsets.list_daemonsets, daemonsets.describe_daemonset, "apps/daemonsets", "daemonset_name"),
+    *_reads(replicasets.list_replicasets, replicasets.describe_replicaset, "apps/replicasets", "replicaset_name"),
+    *_reads(jobs.list_jobs, jobs.describe_job, "batch/jobs", "job_name"),
+    *_reads(cronjobs.list_cronjobs, cronjobs.describe_cronjob, "batch/cronjobs", "cronjob_name"),
+    *_reads(
+        services.list_services, services.describe_service, "services", "service_name", extra_calls=(ENDPOINT_SLICES,)
+    ),
+    *_reads(ingresses.list_ingresses, ingresses.describe_ingress, "networking.k8s.io/ingresses", "ingress_name"),
+    *_reads(autoscalers.list_hpas, autoscalers.describe_hpa, "autoscaling/horizontalpodautoscalers", "hpa_name"),
+    *_reads(
+        persistentvolumeclaims.list_pvcs, persistentvolumeclaims.describe_pvc, "persistentvolumeclaims", "pvc_name"
+    ),
+    *_reads(persistentvolumes.list_pvs, persistentvolumes.describe_pv, "persistentvolumes", "pv_name", cluster=True),
+    *_reads(configmaps.list_configmaps, configmaps.describe_configmap, "configmaps", "configmap_name"),
+    Entry(
+        handler=deployments.rollout_status,
+        action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+    ),
+    Entry(
+        handler=deployments.rollout_history,
+        action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+        extra_calls=(OWNED_REPLICA_SETS,),
+    ),
     Entry(
         handler=deployments.restart_deployment,
         action=ActionTemplate(
@@ -153,6 +229,7 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=False,
+        extra_calls=(CURRENT_DEPLOYMENT,),
         preview=deployments.preview_restart,
     ),
     Entry(
@@ -167,6 +244,7 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         destructive=True,
         idempotent=True,
+        extra_calls=(CURRENT_DEPLOYMENT,),
         preview=deployments.preview_scale,
     ),
     Entry(

@@ -51,14 +51,27 @@ def _choices(info: FieldInfo) -> tuple[Any, ...] | None:
     return None
 
 
+def _default_text(info: FieldInfo) -> str:
+    """The default as `--help` shows it; a computed one (the audit path) as it is computed here."""
+    default = info.get_default(call_default_factory=True)
+    if default is None:
+        return "unset"
+    if isinstance(default, list):
+        return ",".join(str(item) for item in default) or "none"
+    return str(default)
+
+
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting; its help names the choices, the default and the variable."""
     for name, info in Settings.model_fields.items():
         env = f"K8S_MCP_{name.upper()}"
-        help_text = f"{info.description} [env {env}]"
+        help_text = f"{info.description} (default: {_default_text(info)}; env {env})".replace("%", "%%")
+        choices = _choices(info)
         if _is_bool(info):
             parser.add_argument(_flag(name), dest=name, action=argparse.BooleanOptionalAction, help=help_text)
         else:
-            parser.add_argument(_flag(name), dest=name, choices=_choices(info), metavar=name.upper(), help=help_text)
+            metavar = "{" + ",".join(map(str, choices)) + "}" if choices else name.upper()
+            parser.add_argument(_flag(name), dest=name, choices=choices, metavar=metavar, help=help_text)
     parser.set_defaults(**{name: None for name in Settings.model_fields})
 
 
@@ -109,7 +122,8 @@ def load_settings(flags: dict[str, Any]) -> Settings:
         lines = []
         for error in exc.errors(include_url=False):
             name = str(error["loc"][0]) if error["loc"] else "settings"
-            lines.append(f"invalid setting {_flag(name)} / K8S_MCP_{name.upper()}: {error['msg']}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"invalid setting {_flag(name)} / K8S_MCP_{name.upper()}: {message}")
         raise SystemExit("\n".join(lines)) from None
 
 

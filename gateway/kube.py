@@ -74,6 +74,10 @@ class Kube:
         self.timeout = timeout
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.autoscaling = client.AutoscalingV2Api(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
+        self.discovery = client.DiscoveryV1Api(api_client)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kube")
 
     async def call(self, method: Callable[..., T], /, **kwargs: Any) -> T:

@@ -6,10 +6,15 @@ nothing else:
 
 - *which verbs on which resources*: the catalog. Each tool's action as `ActionTemplate.bind`
   sends it to the policy (a `get` whose name argument is optional is also a `list`), plus the
-  other calls its handler makes (`Entry.extra_calls`: the describe tools list events).
+  other calls its handler and its preview make (`Entry.extra_calls`: the describe tools list
+  events, the service tools EndpointSlices, `rollout_history` ReplicaSets, the write previews
+  get the deployment). The approval tools call the gateway's own store, not Kubernetes.
 - *in which namespaces*: `mcp.config.namespaces` of the policy data. One RoleBinding per listed
   namespace; `"*"` binds the same role cluster-wide, and the generated file says so at its top.
 - *which cluster-scoped reads*: `mcp.config.cluster_reads`, as far as a catalog tool reads them.
+- *calls to one fixed namespace* (`ApiCall.namespace`: a PersistentVolume's events, which
+  Kubernetes records in `default`), of the tools the policy data can allow at all: in the
+  namespaced role where that namespace is bound anyway, otherwise in a Role of their own there.
 
 `k8s-mcp-gateway rbac` prints the manifest and `make rbac` writes it to deploy/rbac.yaml; a test
 fails when the committed file is not what this module generates.
@@ -20,6 +25,7 @@ fails when the committed file is not what this module generates.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +37,15 @@ from gateway.validation import DNS1123_LABEL
 SERVICE_ACCOUNT = "k8s-mcp-gateway"
 GATEWAY_NAMESPACE = "k8s-mcp-gateway"
 NAMESPACED_ROLE = "k8s-mcp-gateway-namespaced"
+FIXED_NAMESPACE_ROLE = "k8s-mcp-gateway-fixed-namespace"
+"""The Role (and its RoleBinding) for the calls of `ApiCall.namespace` in a namespace not bound otherwise."""
 CLUSTER_ROLE = "k8s-mcp-gateway"
 """The cluster-scoped reads. Earlier manifests bound every verb cluster-wide under this name, so
 applying the generated file over them shrinks that role in place instead of leaving it behind."""
 ALL_NAMESPACES_BINDING = "k8s-mcp-gateway-all-namespaces"
 ALL_NAMESPACES = "*"
 READ_VERBS = frozenset({"get", "list", "watch"})
+COMMENT_WIDTH = 96
 
 RuleKey = tuple[str, str]
 """(API group, resource or resource/subresource), as an RBAC rule names them."""
@@ -56,6 +65,10 @@ class PolicyScope:
     @property
     def all_namespaces(self) -> bool:
         return ALL_NAMESPACES in self.namespaces
+
+    def binds(self, namespace: str) -> bool:
+        """Whether the namespaced role is bound in `namespace`."""
+        return self.all_namespaces or namespace in self.namespaces
 
 
 @dataclass(slots=True)
@@ -113,36 +126,63 @@ def action_verbs(entry: Entry) -> set[str]:
     return verbs
 
 
-def catalog_grants(catalog: Catalog, scope: PolicyScope) -> tuple[Grants, Grants]:
-    """(namespaced, cluster-scoped) grants: every call the catalog's tools make, within `scope`."""
-    namespaced, cluster = Grants(), Grants()
+@dataclass(slots=True)
+class CatalogGrants:
+    """Every call the catalog's tools make within a `PolicyScope`, by where it is granted."""
+
+    namespaced: Grants = field(default_factory=Grants)
+    cluster: Grants = field(default_factory=Grants)
+    fixed: dict[str, Grants] = field(default_factory=dict)
+    """By namespace: the calls to a fixed namespace that the namespaced role is not bound in."""
+
+
+def catalog_grants(catalog: Catalog, scope: PolicyScope) -> CatalogGrants:
+    """The grants for every call the catalog's tools make, within `scope`."""
+    grants = CatalogGrants()
     for entry in catalog:
         action = entry.action
+        if entry.uses != "kube" or (action.cluster_scoped and not _cluster_read(scope, action.resource, entry)):
+            continue
         resource = f"{action.resource}/{action.subresource}" if action.subresource else action.resource
-        calls = [((action.group, resource), action_verbs(entry))]
-        calls += [((call.group, call.resource), {call.verb}) for call in entry.extra_calls]
-        for key, verbs in calls:
-            if not action.cluster_scoped:
-                namespaced.add(key, verbs, entry.name)
+        calls: list[tuple[RuleKey, set[str], str | None]] = [((action.group, resource), action_verbs(entry), None)]
+        calls += [((call.group, call.resource), {call.verb}, call.namespace) for call in entry.extra_calls]
+        for key, verbs, namespace in calls:
+            if namespace is not None and not scope.binds(namespace):
+                grants.fixed.setdefault(namespace, Grants()).add(key, verbs, entry.name)
+            elif namespace is not None or not action.cluster_scoped:
+                grants.namespaced.add(key, verbs, entry.name)
             elif key[1] in scope.cluster_reads and verbs <= READ_VERBS:
-                cluster.add(key, verbs, entry.name)
-    return namespaced, cluster
+                grants.cluster.add(key, verbs, entry.name)
+    return grants
+
+
+def _cluster_read(scope: PolicyScope, resource: str, entry: Entry) -> bool:
+    """Whether the policy data can allow a cluster-scoped tool at all."""
+    return resource in scope.cluster_reads and action_verbs(entry) <= READ_VERBS
 
 
 def render(catalog: Catalog, scope: PolicyScope, *, source: str) -> str:
     """deploy/rbac.yaml for `catalog` under the policy data `scope` read from `source`."""
-    namespaced, cluster = catalog_grants(catalog, scope)
-    documents = [_header(scope, cluster, source=source), _namespaced_role(namespaced)]
+    grants = catalog_grants(catalog, scope)
+    documents = [_header(scope, grants, source=source), _namespaced_role(grants.namespaced)]
     if scope.all_namespaces:
         documents.append(_all_namespaces_binding())
     else:
         documents += [_role_binding(namespace) for namespace in scope.namespaces]
-    documents += [_cluster_role(cluster), _cluster_role_binding()]
+    for namespace, fixed in sorted(grants.fixed.items()):
+        documents += [_fixed_namespace_role(namespace, fixed), _fixed_namespace_binding(namespace)]
+    documents += [_cluster_role(grants.cluster), _cluster_role_binding()]
     return "---\n".join(documents)
 
 
-def _header(scope: PolicyScope, cluster: Grants, *, source: str) -> str:
-    reads = ", ".join(sorted(resource for _, resource in cluster.verbs)) or "none"
+def _header(scope: PolicyScope, grants: CatalogGrants, *, source: str) -> str:
+    reads = ", ".join(sorted(resource for _, resource in grants.cluster.verbs)) or "none"
+    elsewhere = ", ".join(
+        f"{verb} {resource} in {namespace}"
+        for namespace, fixed in sorted(grants.fixed.items())
+        for (_, resource), verbs in sorted(fixed.verbs.items())
+        for verb in sorted(verbs)
+    )
     warning: list[str] = []
     if scope.all_namespaces:
         where = [f"# - namespaced verbs: in every namespace, through the ClusterRoleBinding {ALL_NAMESPACES_BINDING};"]
@@ -168,9 +208,11 @@ def _header(scope: PolicyScope, cluster: Grants, *, source: str) -> str:
         "# whether a tool call may run; RBAC bounds what the gateway could do even if the gateway or",
         "# its policy were wrong:",
         "# - the verbs are those the catalog's tools send (their action, and the other calls their",
-        "#   handlers make) and nothing else;",
+        "#   handlers and previews make) and nothing else;",
         *where,
-        f"# - cluster-scoped reads: those of mcp.config.cluster_reads that a tool makes: {reads}.",
+        f"# - cluster-scoped reads: those of mcp.config.cluster_reads that a tool makes: {reads};",
+        "# - calls to one fixed namespace outside those (Kubernetes records a cluster-scoped object's",
+        f"#   events in default), for tools the policy data can allow: {elsewhere or 'none'}.",
         "#",
         "# `kubectl apply` does not delete: after removing a namespace from the policy data, delete",
         '# its RoleBinding too (README.md, "Running against your cluster").',
@@ -191,8 +233,9 @@ def _rules(grants: Grants) -> list[str]:
         return ["rules: []"]
     lines = ["rules:"]
     for group, resource in sorted(grants.verbs):
+        needed_by = textwrap.wrap(", ".join(grants.tools[group, resource]), width=COMMENT_WIDTH)
         lines += [
-            f"  # {', '.join(grants.tools[group, resource])}",
+            *(f"  # {line}" for line in needed_by),
             f"  - apiGroups: {json.dumps([group])}",
             f"    resources: {json.dumps([resource])}",
             f"    verbs: {json.dumps(sorted(grants.verbs[group, resource]))}",
@@ -231,6 +274,19 @@ def _role_binding(namespace: str) -> str:
     comment = [f"{namespace}: listed in mcp.config.namespaces."]
     body = [*_metadata(SERVICE_ACCOUNT, namespace), *_binding_tail("ClusterRole", NAMESPACED_ROLE)]
     return _document(comment, "RoleBinding", body)
+
+
+def _fixed_namespace_role(namespace: str, grants: Grants) -> str:
+    comment = [
+        f"{namespace}: not in mcp.config.namespaces. Only the calls tools make here whatever namespace",
+        "they act on: the events of the cluster-scoped objects they describe.",
+    ]
+    return _document(comment, "Role", [*_metadata(FIXED_NAMESPACE_ROLE, namespace), *_rules(grants)])
+
+
+def _fixed_namespace_binding(namespace: str) -> str:
+    body = [*_metadata(FIXED_NAMESPACE_ROLE, namespace), *_binding_tail("Role", FIXED_NAMESPACE_ROLE)]
+    return _document([], "RoleBinding", body)
 
 
 def _all_namespaces_binding() -> str:

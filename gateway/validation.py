@@ -16,19 +16,29 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from gateway.errors import InvalidArguments
 
-DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 _KEY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
-_LABEL_REQUIREMENT = re.compile(
+_LABEL_REQUIREMENT = (
     rf"\s*(!?{_KEY}|{_KEY}\s*(=|==|!=)\s*{_VALUE}|{_KEY}\s+(in|notin)\s+\(\s*{_VALUE}(\s*,\s*{_VALUE})*\s*\))\s*"
 )
-_FIELD_REQUIREMENT = re.compile(r"\s*[A-Za-z][A-Za-z0-9_.]*\s*(=|==|!=)\s*[-A-Za-z0-9_.:/]*\s*")
-_TOP_LEVEL_COMMA = re.compile(r",(?![^()]*\))")
+_FIELD_REQUIREMENT = r"\s*[A-Za-z][A-Za-z0-9_.]*\s*(=|==|!=)\s*[-A-Za-z0-9_.:/]*\s*"
+LABEL_SELECTOR = re.compile(rf"^{_LABEL_REQUIREMENT}(,{_LABEL_REQUIREMENT})*$")
+"""Comma-separated requirements; a comma inside `in (a,b)` belongs to its requirement."""
+FIELD_SELECTOR = re.compile(rf"^{_FIELD_REQUIREMENT}(,{_FIELD_REQUIREMENT})*$")
+CONTINUE_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+"""The apiserver's continue tokens are unpadded URL-safe base64 of a small JSON document."""
+
+MAX_PAGE = 500
 
 
 def _matches(pattern: re.Pattern[str], rule: str) -> Callable[[str], str]:
+    """The validator of one pattern. Every pattern is anchored (`^...$`), so that a client that
+    checks the JSON Schema itself (where `pattern` matches anywhere unless anchored) refuses the
+    same values the gateway refuses; `fullmatch` also refuses a trailing newline, which `$` admits."""
+
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
             raise ValueError(rule)
@@ -37,16 +47,8 @@ def _matches(pattern: re.Pattern[str], rule: str) -> Callable[[str], str]:
     return check
 
 
-def _selector(requirement: re.Pattern[str], rule: str) -> Callable[[str | None], str | None]:
-    def check(value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = _TOP_LEVEL_COMMA.split(value)
-        if not value.strip() or not all(requirement.fullmatch(part) for part in parts):
-            raise ValueError(rule)
-        return value.strip()
-
-    return check
+def _stripped(value: str) -> str:
+    return value.strip()
 
 
 _LABEL_RULE = "must be a DNS-1123 label: 1-63 lowercase letters, digits or '-', starting and ending alphanumeric"
@@ -66,28 +68,48 @@ ObjectName = Annotated[
     Field(max_length=253, json_schema_extra={"pattern": DNS1123_SUBDOMAIN.pattern}),
     AfterValidator(_matches(DNS1123_SUBDOMAIN, _SUBDOMAIN_RULE)),
 ]
+"""An object's name; each tool says in its own description which object it names."""
 ContainerName = Annotated[
     str,
-    Field(
-        max_length=63,
-        description="Container name (DNS-1123 label).",
-        json_schema_extra={"pattern": DNS1123_LABEL.pattern},
-    ),
+    Field(max_length=63, json_schema_extra={"pattern": DNS1123_LABEL.pattern}),
     AfterValidator(_matches(DNS1123_LABEL, _LABEL_RULE)),
 ]
 LabelSelector = Annotated[
-    str | None,
-    Field(max_length=1024, description="Label selector, e.g. 'app=web,tier!=db' or 'env in (a,b)'."),
-    AfterValidator(_selector(_LABEL_REQUIREMENT, "must be a label selector such as 'app=web,tier!=db'")),
+    Annotated[
+        str,
+        Field(max_length=1024, json_schema_extra={"pattern": LABEL_SELECTOR.pattern}),
+        AfterValidator(_matches(LABEL_SELECTOR, "must be a label selector such as 'app=web,tier!=db'")),
+        AfterValidator(_stripped),
+    ]
+    | None,
+    Field(description="Label selector, e.g. 'app=web,tier!=db' or 'env in (a,b)'."),
 ]
 FieldSelector = Annotated[
-    str | None,
-    Field(max_length=1024, description="Field selector, e.g. 'status.phase=Running'."),
-    AfterValidator(_selector(_FIELD_REQUIREMENT, "must be a field selector such as 'status.phase=Running'")),
+    Annotated[
+        str,
+        Field(max_length=1024, json_schema_extra={"pattern": FIELD_SELECTOR.pattern}),
+        AfterValidator(_matches(FIELD_SELECTOR, "must be a field selector such as 'status.phase=Running'")),
+        AfterValidator(_stripped),
+    ]
+    | None,
+    Field(description="Field selector, e.g. 'status.phase=Running' or 'metadata.name=web'."),
+]
+Limit = Annotated[
+    int,
+    Field(ge=1, le=MAX_PAGE, description=f"Page size: at most this many objects (1-{MAX_PAGE})."),
+]
+ContinueToken = Annotated[
+    Annotated[
+        str,
+        Field(max_length=4096, json_schema_extra={"pattern": CONTINUE_TOKEN.pattern}),
+        AfterValidator(_matches(CONTINUE_TOKEN, "must be the `continue` value of a previous page, unchanged")),
+    ]
+    | None,
+    Field(description="The `continue` value of the previous page, to get the next one; omit for the first page."),
 ]
 
 _APPROVAL_ID_RULE = "must be an approval id: 32 letters, digits, '-' or '_', not starting with '-'"
-APPROVAL_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{31}")
+APPROVAL_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{31}$")
 ApprovalId = Annotated[
     str,
     Field(

@@ -93,8 +93,11 @@ base_input := {
 	"approval": null,
 }
 
+# every tool's action: the ones above and those of resources_test.rego
+catalog_actions := object.union(actions, resource_actions)
+
 # the input of a call to `tool`, with `patch` merged over it (object.union: nested keys replace)
-call(tool, patch) := object.union_n([base_input, {"tool": {"name": tool}, "action": actions[tool]}, patch])
+call(tool, patch) := object.union_n([base_input, {"tool": {"name": tool}, "action": catalog_actions[tool]}, patch])
 
 # `document` with its `key` set to `value` (not merged into the old value)
 set_key(document, key, value) := object.union(object.remove(document, [key]), {key: value})

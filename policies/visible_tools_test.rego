@@ -10,7 +10,7 @@ import data.mcp.config as policy_data
 
 # the catalog as the gateway sends it: every action with namespace and name null
 catalog := [{"tool": {"name": name}, "action": object.union(action, {"namespace": null, "name": null})} |
-	some name, action in actions
+	some name, action in catalog_actions
 ]
 
 listing := {
@@ -29,11 +29,12 @@ approval_reads := ["get_approval", "list_my_approvals"]
 
 cluster_reads := sort(array.concat(["get_node_status", "list_namespaces"], approval_reads))
 
-namespaced_reads := [
-	"describe_deployment", "describe_pod", "get_pod_logs",
-	"list_deployments", "list_events", "list_pods",
-]
+namespaced_reads := array.concat(
+	["describe_deployment", "describe_pod", "get_pod_logs", "list_deployments", "list_events", "list_pods"],
+	resource_reads,
+)
 
+# the reads the shipped policy data shows: persistent volumes are not in its cluster reads
 reads := sort(array.concat(cluster_reads, namespaced_reads))
 
 everything := sort(array.concat(reads, ["restart_deployment", "scale_deployment"]))
@@ -127,13 +128,22 @@ test_fail_listing_input_breaking_the_contract if {
 	}
 }
 
+test_success_persistent_volume_reads_shown_when_listed if {
+	config := object.union(policy_data, {"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]})
+	authz.visible_tools == sort(array.concat(reads, pv_reads)) with input as listing with policy_data as config
+	only_volumes := object.union(policy_data, {"namespaces": [], "cluster_reads": ["persistentvolumes"]})
+	authz.visible_tools == sort(array.concat(approval_reads, pv_reads))
+		with input as listing
+		with policy_data as only_volumes
+}
+
 # every visible tool is one that the decision allows, or allows after an approval, somewhere
 test_success_visible_tools_agree_with_decision if {
 	visible := authz.visible_tools with input as listing with policy_data as readwrite_config
 
 	# get_approval names a request: the caller's own, as the gateway sends it in input.approval
 	own := {"approval": {"requested_by": base_input.principal.sub}}
-	every name in everything {
+	every name, _ in catalog_actions {
 		decision := authz.decision with input as call(name, own) with policy_data as readwrite_config
 		shown := name in visible
 		runnable := true in {decision.allow, decision.approval.required}

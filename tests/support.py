@@ -16,6 +16,7 @@ also import the types for annotations:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import hashlib
@@ -45,19 +46,30 @@ from kubernetes.client import (
     Configuration,
     CoreV1Event,
     CoreV1EventList,
+    V1ConfigMap,
+    V1ConfigMapList,
     V1Container,
     V1ContainerState,
     V1ContainerStateRunning,
     V1ContainerStateWaiting,
     V1ContainerStatus,
+    V1CronJob,
+    V1CronJobList,
+    V1DaemonSet,
+    V1DaemonSetList,
     V1Deployment,
     V1DeploymentCondition,
     V1DeploymentList,
     V1DeploymentSpec,
     V1DeploymentStatus,
+    V1EndpointSliceList,
     V1EnvFromSource,
     V1EnvVar,
     V1EnvVarSource,
+    V1Ingress,
+    V1IngressList,
+    V1Job,
+    V1JobList,
     V1LabelSelector,
     V1Namespace,
     V1NamespaceList,
@@ -68,15 +80,27 @@ from kubernetes.client import (
     V1NodeStatus,
     V1ObjectMeta,
     V1ObjectReference,
+    V1PersistentVolume,
+    V1PersistentVolumeClaim,
+    V1PersistentVolumeClaimList,
+    V1PersistentVolumeList,
     V1Pod,
     V1PodList,
     V1PodSpec,
     V1PodStatus,
     V1PodTemplateSpec,
+    V1ReplicaSet,
+    V1ReplicaSetList,
     V1Scale,
     V1ScaleSpec,
     V1SecretEnvSource,
     V1SecretKeySelector,
+    V1Service,
+    V1ServiceList,
+    V1StatefulSet,
+    V1StatefulSetList,
+    V2HorizontalPodAutoscaler,
+    V2HorizontalPodAutoscalerList,
     VersionInfo,
 )
 from starlette.types import ASGIApp
@@ -99,6 +123,94 @@ STUB_OPA_URL = "http://opa.test:8181"
 DECISION_PATH = "/v1/data/mcp/authz/decision"
 VISIBILITY_PATH = "/v1/data/mcp/authz/visible_tools"
 
+
+@dataclass(frozen=True)
+class ResourceReads:
+    """A `list_*` / `describe_*` pair: its tools, the describe tool's name argument, the API
+    method each calls first, and the name of the object the canned answers hold."""
+
+    listing: str
+    describing: str
+    name_argument: str
+    list_method: str
+    read_method: str
+    name: str
+
+
+RESOURCE_READS = (
+    ResourceReads(
+        "list_statefulsets",
+        "describe_statefulset",
+        "statefulset_name",
+        "list_namespaced_stateful_set",
+        "read_namespaced_stateful_set",
+        "db",
+    ),
+    ResourceReads(
+        "list_daemonsets",
+        "describe_daemonset",
+        "daemonset_name",
+        "list_namespaced_daemon_set",
+        "read_namespaced_daemon_set",
+        "agent",
+    ),
+    ResourceReads(
+        "list_replicasets",
+        "describe_replicaset",
+        "replicaset_name",
+        "list_namespaced_replica_set",
+        "read_namespaced_replica_set",
+        "web-7d9c6b8f5",
+    ),
+    ResourceReads("list_jobs", "describe_job", "job_name", "list_namespaced_job", "read_namespaced_job", "export"),
+    ResourceReads(
+        "list_cronjobs",
+        "describe_cronjob",
+        "cronjob_name",
+        "list_namespaced_cron_job",
+        "read_namespaced_cron_job",
+        "nightly",
+    ),
+    ResourceReads(
+        "list_services", "describe_service", "service_name", "list_namespaced_service", "read_namespaced_service", "web"
+    ),
+    ResourceReads(
+        "list_ingresses",
+        "describe_ingress",
+        "ingress_name",
+        "list_namespaced_ingress",
+        "read_namespaced_ingress",
+        "shop",
+    ),
+    ResourceReads(
+        "list_hpas",
+        "describe_hpa",
+        "hpa_name",
+        "list_namespaced_horizontal_pod_autoscaler",
+        "read_namespaced_horizontal_pod_autoscaler",
+        "web",
+    ),
+    ResourceReads(
+        "list_pvcs",
+        "describe_pvc",
+        "pvc_name",
+        "list_namespaced_persistent_volume_claim",
+        "read_namespaced_persistent_volume_claim",
+        "data",
+    ),
+    ResourceReads("list_pvs", "describe_pv", "pv_name", "list_persistent_volume", "read_persistent_volume", "pv-data"),
+    ResourceReads(
+        "list_configmaps",
+        "describe_configmap",
+        "configmap_name",
+        "list_namespaced_config_map",
+        "read_namespaced_config_map",
+        "settings",
+    ),
+)
+RESOURCE_TOOLS = tuple(tool for r in RESOURCE_READS for tool in (r.listing, r.describing))
+ROLLOUT_TOOLS = ("rollout_status", "rollout_history")
+
 KUBE_READ_TOOLS = (
     "list_namespaces",
     "list_pods",
@@ -108,14 +220,23 @@ KUBE_READ_TOOLS = (
     "describe_deployment",
     "get_node_status",
     "list_events",
+    *RESOURCE_TOOLS,
+    *ROLLOUT_TOOLS,
 )
 WRITE_TOOLS = ("restart_deployment", "scale_deployment")
 # Reads of the gateway's own approval requests: no Kubernetes call, no namespace.
 APPROVAL_TOOLS = ("get_approval", "list_my_approvals")
 READ_TOOLS = KUBE_READ_TOOLS + APPROVAL_TOOLS
 ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + APPROVAL_TOOLS
-CLUSTER_SCOPED_TOOLS = ("list_namespaces", "get_node_status")
+PV_TOOLS = ("list_pvs", "describe_pv")
+"""Cluster-scoped reads that the shipped policy data does not list in `cluster_reads`."""
+CLUSTER_SCOPED_TOOLS = ("list_namespaces", "get_node_status", *PV_TOOLS)
+SHIPPED_CLUSTER_READS = ("list_namespaces", "get_node_status")
+SHIPPED_READS = tuple(name for name in READ_TOOLS if name not in PV_TOOLS)
+"""The read tools the shipped policy shows and allows (in an allowed namespace)."""
 NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS + APPROVAL_TOOLS)
+LIST_TOOLS = ("list_pods", "list_deployments", *(r.listing for r in RESOURCE_READS))
+"""The paged lists: `limit` and `continue_token` in, `continue` out."""
 
 # The smallest valid arguments of each tool (namespace left to its default).
 VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
@@ -127,6 +248,10 @@ VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "describe_deployment": {"deployment_name": "web"},
     "get_node_status": {},
     "list_events": {},
+    **{r.listing: {} for r in RESOURCE_READS},
+    **{r.describing: {r.name_argument: r.name} for r in RESOURCE_READS},
+    "rollout_status": {"deployment_name": "web"},
+    "rollout_history": {"deployment_name": "web"},
     "restart_deployment": {"deployment_name": "web"},
     "scale_deployment": {"deployment_name": "web", "replicas": 2},
     "get_approval": {"approval_id": "x" * 32},
@@ -143,9 +268,25 @@ KUBE_METHOD = {
     "describe_deployment": "read_namespaced_deployment",
     "get_node_status": "list_node",
     "list_events": "list_namespaced_event",
+    **{r.listing: r.list_method for r in RESOURCE_READS},
+    **{r.describing: r.read_method for r in RESOURCE_READS},
+    "rollout_status": "read_namespaced_deployment",
+    "rollout_history": "read_namespaced_deployment",
     "restart_deployment": "patch_namespaced_deployment",
     "scale_deployment": "patch_namespaced_deployment_scale",
 }
+NAME_ARGUMENT = {
+    "get_pod_logs": "pod_name",
+    "describe_pod": "pod_name",
+    "describe_deployment": "deployment_name",
+    "get_node_status": "node_name",
+    **{r.describing: r.name_argument for r in RESOURCE_READS},
+    "rollout_status": "deployment_name",
+    "rollout_history": "deployment_name",
+    "restart_deployment": "deployment_name",
+    "scale_deployment": "deployment_name",
+}
+"""The argument that names the object, per tool that has one."""
 
 
 def arguments_for(tool: str, **overrides: Any) -> dict[str, Any]:
@@ -156,6 +297,8 @@ def arguments_for(tool: str, **overrides: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # The fake Kubernetes layer
 # --------------------------------------------------------------------------------------------
+
+Manifest = dict[str, Any]
 
 SECRET_SENTINEL = "s3cr3t-SENTINEL-value"
 LOG_TEXT = "line 1\nline 2\nline 3\n"
@@ -217,9 +360,19 @@ def _deployment() -> V1Deployment:
         spec=_pod().spec,
     )
     return V1Deployment(
-        metadata=V1ObjectMeta(name="web", namespace="default", labels={"app": "web"}, creation_timestamp=_T0),
+        metadata=V1ObjectMeta(
+            name="web",
+            namespace="default",
+            uid=WEB_UID,
+            generation=4,
+            labels={"app": "web"},
+            annotations={"deployment.kubernetes.io/revision": "2"},
+            creation_timestamp=_T0,
+        ),
         spec=V1DeploymentSpec(replicas=2, selector=V1LabelSelector(match_labels={"app": "web"}), template=template),
         status=V1DeploymentStatus(
+            observed_generation=4,
+            replicas=2,
             ready_replicas=2,
             updated_replicas=2,
             available_replicas=2,
@@ -253,6 +406,294 @@ def _event() -> CoreV1Event:
     )
 
 
+# The new kinds are written as manifests, the form people read Kubernetes objects in; the
+# client's models take them as the API sends them (`from_dict`).
+T0 = "2026-01-02T03:04:05Z"
+WEB_UID = "6f1c2d3e-0000-4000-8000-00000000a11e"
+"""The uid of the canned deployment `web`, which owns the canned ReplicaSets."""
+PAGE_TOKEN = "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6NDIsInN0YXJ0Ijoid2ViLTIifQ"
+"""The `continue` token every canned list answer carries."""
+LAST_APPLIED = {"kubectl.kubernetes.io/last-applied-configuration": f'{{"password": "{SECRET_SENTINEL}"}}'}
+
+_TEMPLATE: Manifest = {
+    "metadata": {"labels": {"app": "db"}},
+    "spec": {
+        "initContainers": [{"name": "migrate", "image": "registry.example/migrate:3"}],
+        "containers": [
+            {
+                "name": "db",
+                "image": "registry.example/db:16",
+                "ports": [{"name": "sql", "containerPort": 5432}],
+                "resources": {"requests": {"cpu": "250m"}, "limits": {"memory": "1Gi"}},
+                "readinessProbe": {"tcpSocket": {"port": 5432}, "periodSeconds": 5},
+                "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "initialDelaySeconds": 10},
+            }
+        ],
+    },
+}
+
+
+def _meta(name: str, **extra: Any) -> Manifest:
+    return {"name": name, "namespace": "default", "creationTimestamp": T0, "annotations": LAST_APPLIED, **extra}
+
+
+def _owned_by(kind: str, name: str, uid: str) -> list[Manifest]:
+    return [{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": True}]
+
+
+def _replicaset(name: str, revision: int, replicas: int, owner_uid: str = WEB_UID) -> Manifest:
+    annotations = {**LAST_APPLIED, "deployment.kubernetes.io/revision": str(revision)}
+    return {
+        "metadata": {
+            **_meta(name),
+            "annotations": annotations,
+            "ownerReferences": _owned_by("Deployment", "web", owner_uid),
+        },
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}}, "template": _TEMPLATE},
+        "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas},
+    }
+
+
+CANNED_MANIFESTS: dict[str, tuple[Any, Manifest]] = {
+    # read method: (model, manifest); the list method answers with a page holding it
+    "read_namespaced_stateful_set": (
+        V1StatefulSet,
+        {
+            "metadata": _meta("db"),
+            "spec": {
+                "replicas": 3,
+                "serviceName": "db",
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": _TEMPLATE,
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "10Gi"}},
+                            "storageClassName": "fast",
+                        },
+                    }
+                ],
+            },
+            "status": {"replicas": 3, "readyReplicas": 2, "currentReplicas": 3, "updatedReplicas": 1},
+        },
+    ),
+    "read_namespaced_daemon_set": (
+        V1DaemonSet,
+        {
+            "metadata": _meta("agent"),
+            "spec": {
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {**_TEMPLATE, "spec": {**_TEMPLATE["spec"], "tolerations": [{"operator": "Exists"}]}},
+            },
+            "status": {
+                "desiredNumberScheduled": 2,
+                "currentNumberScheduled": 2,
+                "numberReady": 1,
+                "numberAvailable": 1,
+                "updatedNumberScheduled": 2,
+                "numberMisscheduled": 0,
+            },
+        },
+    ),
+    "read_namespaced_replica_set": (V1ReplicaSet, _replicaset("web-7d9c6b8f5", revision=2, replicas=2)),
+    "read_namespaced_job": (
+        V1Job,
+        {
+            "metadata": {**_meta("export"), "ownerReferences": _owned_by("CronJob", "nightly", "uid-nightly")},
+            "spec": {
+                "backoffLimit": 2,
+                "completions": 1,
+                "selector": {"matchLabels": {"job": "export"}},
+                "template": _TEMPLATE,
+            },
+            "status": {
+                "failed": 3,
+                "startTime": T0,
+                "conditions": [
+                    {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded"},
+                    {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "backoff limit"},
+                ],
+            },
+        },
+    ),
+    "read_namespaced_cron_job": (
+        V1CronJob,
+        {
+            "metadata": _meta("nightly"),
+            "spec": {
+                "schedule": "0 3 * * *",
+                "concurrencyPolicy": "Forbid",
+                "jobTemplate": {"spec": {"template": _TEMPLATE}},
+            },
+            "status": {"lastScheduleTime": T0, "active": [{"kind": "Job", "name": "nightly-29000000"}]},
+        },
+    ),
+    "read_namespaced_service": (
+        V1Service,
+        {
+            "metadata": _meta("web"),
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": "10.96.0.10",
+                "selector": {"app": "web"},
+                "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+            },
+        },
+    ),
+    "read_namespaced_ingress": (
+        V1Ingress,
+        {
+            "metadata": _meta("shop"),
+            "spec": {
+                "ingressClassName": "nginx",
+                "rules": [
+                    {
+                        "host": "shop.example.com",
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "tls": [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}],
+            },
+            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}},
+        },
+    ),
+    "read_namespaced_horizontal_pod_autoscaler": (
+        V2HorizontalPodAutoscaler,
+        {
+            "metadata": _meta("web"),
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "minReplicas": 2,
+                "maxReplicas": 6,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                    },
+                    {
+                        "type": "Pods",
+                        "pods": {
+                            "metric": {"name": "requests_per_second"},
+                            "target": {"type": "AverageValue", "averageValue": "100"},
+                        },
+                    },
+                ],
+            },
+            "status": {
+                "currentReplicas": 3,
+                "desiredReplicas": 4,
+                "currentMetrics": [
+                    {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 91}}}
+                ],
+                "conditions": [{"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange"}],
+            },
+        },
+    ),
+    "read_namespaced_persistent_volume_claim": (
+        V1PersistentVolumeClaim,
+        {
+            "metadata": _meta("data"),
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "10Gi"}},
+                "storageClassName": "fast",
+                "volumeName": "pv-data",
+                "volumeMode": "Filesystem",
+            },
+            "status": {"phase": "Bound", "capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"]},
+        },
+    ),
+    "read_persistent_volume": (
+        V1PersistentVolume,
+        {
+            "metadata": {"name": "pv-data", "creationTimestamp": T0, "annotations": LAST_APPLIED},
+            "spec": {
+                "capacity": {"storage": "10Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "fast",
+                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "default", "name": "data"},
+                "csi": {"driver": "pd.csi.storage.gke.io", "volumeHandle": "projects/p/disks/d"},
+            },
+            "status": {"phase": "Bound"},
+        },
+    ),
+    "read_namespaced_config_map": (
+        V1ConfigMap,
+        {
+            "metadata": _meta("settings"),
+            "data": {"app.properties": f"password={SECRET_SENTINEL}\n", "empty": ""},
+            "binaryData": {"logo.png": base64.b64encode(b"\x89PNG").decode()},
+        },
+    ),
+}
+LISTED_BY = {
+    "list_namespaced_stateful_set": (V1StatefulSetList, "read_namespaced_stateful_set"),
+    "list_namespaced_daemon_set": (V1DaemonSetList, "read_namespaced_daemon_set"),
+    "list_namespaced_job": (V1JobList, "read_namespaced_job"),
+    "list_namespaced_cron_job": (V1CronJobList, "read_namespaced_cron_job"),
+    "list_namespaced_service": (V1ServiceList, "read_namespaced_service"),
+    "list_namespaced_ingress": (V1IngressList, "read_namespaced_ingress"),
+    "list_namespaced_horizontal_pod_autoscaler": (
+        V2HorizontalPodAutoscalerList,
+        "read_namespaced_horizontal_pod_autoscaler",
+    ),
+    "list_namespaced_persistent_volume_claim": (
+        V1PersistentVolumeClaimList,
+        "read_namespaced_persistent_volume_claim",
+    ),
+    "list_persistent_volume": (V1PersistentVolumeList, "read_persistent_volume"),
+    "list_namespaced_config_map": (V1ConfigMapList, "read_namespaced_config_map"),
+}
+ENDPOINT_SLICES: list[Manifest] = [
+    {
+        "metadata": {"name": "web-x1", "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": [
+            {
+                "addresses": ["10.0.0.7"],
+                "conditions": {"ready": True},
+                "targetRef": {"kind": "Pod", "name": "web-1"},
+                "nodeName": "node-a",
+            },
+            {"addresses": ["10.0.0.8"], "conditions": {"ready": False}, "targetRef": {"kind": "Pod", "name": "web-2"}},
+            {"addresses": ["10.0.0.9"], "targetRef": {"kind": "Pod", "name": "web-3"}},
+        ],
+    },
+    {"metadata": {"name": "api-x1", "labels": {"kubernetes.io/service-name": "api"}}, "addressType": "IPv4"},
+]
+
+
+def canned_page(model: Any, items: list[Manifest]) -> Any:
+    """A list answer holding `items`, with a `continue` token as a paged API answer has."""
+    return model.from_dict({"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items})
+
+
+def _new_kinds() -> dict[str, Any]:
+    answers = {method: model.from_dict(manifest) for method, (model, manifest) in CANNED_MANIFESTS.items()}
+    for method, (model, read) in LISTED_BY.items():
+        answers[method] = canned_page(model, [CANNED_MANIFESTS[read][1]])
+    replica_sets = [
+        _replicaset("web-5c4b3a2f1", revision=1, replicas=0),
+        _replicaset("web-7d9c6b8f5", revision=2, replicas=2),
+        _replicaset("other-6b5a4c3d2", revision=9, replicas=1, owner_uid="uid-of-another-deployment"),
+    ]
+    answers["list_namespaced_replica_set"] = canned_page(V1ReplicaSetList, replica_sets)
+    answers["list_namespaced_endpoint_slice"] = canned_page(V1EndpointSliceList, ENDPOINT_SLICES)
+    return answers
+
+
 def canned_responses() -> dict[str, Any]:
     """A fresh answer for every Kubernetes API method the tools use."""
     return {
@@ -269,6 +710,7 @@ def canned_responses() -> dict[str, Any]:
         "list_node": V1NodeList(items=[_node()]),
         "read_node": _node(),
         "patch_namespaced_deployment_scale": V1Scale(spec=V1ScaleSpec(replicas=2)),
+        **_new_kinds(),
         # /readyz asks the API server's /version.
         "get_code": VersionInfo(
             major="1",
@@ -353,8 +795,12 @@ class CountingKube(Kube):
         return [(name, kw) for name, kw in self.calls if name.startswith("patch_") and kw["dry_run"] is None]
 
 
-def passthrough_kube(kubeconfig: Path, *, timeout: float = 0.3) -> CountingKube:
-    """A recording kube that calls the API server of `kubeconfig` for real."""
+def passthrough_kube(kubeconfig: Path, *, timeout: float = 1.0) -> CountingKube:
+    """A recording kube that calls the API server of `kubeconfig` for real.
+
+    Its timeout leaves a loaded machine room to answer a quick reply, and is still well under
+    the stub's slow replies (2 s).
+    """
     api_client, cluster = load_api_client(kubeconfig=str(kubeconfig), context=None)
     return CountingKube(api_client=api_client, cluster=cluster, timeout=timeout, passthrough=True)
 

@@ -26,7 +26,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import mcp_types as mt
 from fastmcp.server.context import Context
@@ -50,6 +50,10 @@ Preview = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 Answer = Literal["confirm", "decline", "dismiss"]
 
 CARRIED = ("approval_id", "wait_seconds")
+CarriedApprovalId = Annotated[
+    ApprovalId | None, Field(description="The approved request to run this call under; omit it to ask for one.")
+]
+"""A write's `approval_id`: described on the argument itself, since it may be null."""
 CONFIRMATION = "confirm"
 """The key of the confirmation in an input-required result and in the client's responses."""
 _TITLE = "Run this change?"
@@ -114,7 +118,7 @@ class ApprovalFlow:
         self._carried = create_model(
             "carried_arguments",
             __config__=ConfigDict(extra="forbid"),
-            approval_id=(ApprovalId | None, None),
+            approval_id=(CarriedApprovalId, None),
             wait_seconds=(
                 int,
                 Field(0, ge=0, le=max_wait, description="Seconds to wait for the approval's decision, then run."),

@@ -15,11 +15,23 @@ seed contains, and why:
 - nodes `node-1` (Ready) and `node-2` (NotReady, cordoned), both pointing their kubelet endpoint
   at the fake kubelet (`gateway.sandbox.kubelet`) so `pods/log` works;
 - events in `staging` for the crash-looping pod (`Normal Scheduled`, `Normal Pulled`,
-  `Warning BackOff`).
+  `Warning BackOff`);
+- a ReplicaSet (revision 1) under each deployment, owning its pods, so Pod -> ReplicaSet ->
+  Deployment can be walked;
+- a broken rollout in `staging`: deployment `checkout` (strategy Recreate) at revision 2, whose
+  ReplicaSet's pod is stuck in `Init:CrashLoopBackOff` (init container `migrate`, exit code 1),
+  revision 1 scaled to 0, the progress deadline exceeded, events on all three, and the Service
+  `checkout` without endpoints;
+- the rest of the application in `staging` (`gateway.sandbox.application`): Services with their
+  EndpointSlices, an Ingress, an HPA, a StatefulSet with a claim bound to a PersistentVolume, a
+  DaemonSet, a CronJob with its finished Job, a failed Job, and a ConfigMap holding
+  `CONFIGMAP_VALUE`, which like `SECRET_VALUE` no gateway answer may contain.
 
 `seed()` is idempotent: it creates what is missing and resets specs and statuses to the values
-below, so a test that scaled or restarted a deployment can re-seed. `pod_logs()` is the canned
-log source for the fake kubelet; its lines are deterministic.
+below, so a test that scaled or restarted a deployment can re-seed. Pods and Jobs keep the spec
+they were created with (it is immutable), and a Job keeps its first status (its start and
+completion times may not change once set). `pod_logs()` is the canned log source for the fake
+kubelet; its lines are deterministic.
 """
 
 from __future__ import annotations
@@ -32,11 +44,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
-from kubernetes.client.exceptions import ApiException
 
+from gateway.sandbox import objects
+from gateway.sandbox.application import Backend, application_events, seed_application
 from gateway.sandbox.kubelet import LogRequest
-
-Manifest = dict[str, Any]
+from gateway.sandbox.objects import Manifest
 
 NAMESPACES = ("default", "staging", "prod", "kube-system")
 SECRET_NAME = "api-db-credentials"
@@ -50,6 +62,16 @@ NODE_IP = "127.0.0.1"
 
 CRASHLOOP_POD = ("staging", "api-6c8b9d7f4-p7r3s")
 CRASHLOOP_RESTARTS = 5
+
+REVISION = "deployment.kubernetes.io/revision"
+
+BROKEN_ROLLOUT = ("staging", "checkout")
+"""A deployment whose revision 2 never became ready; its Service has no endpoints."""
+BROKEN_REPLICASET = "checkout-5b7f9c6d8"
+PREVIOUS_REPLICASET = "checkout-7c9d8e6f5"
+INIT_CRASH_POD = f"{BROKEN_REPLICASET}-x7k2p"
+INIT_CONTAINER = "migrate"
+INIT_RESTARTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,25 +175,39 @@ def seed(api_client: ApiClient, *, kubelet_port: int = 10250, now: datetime | No
         _seed_namespace(core, namespace)
     for node in NODES:
         _seed_node(core, node, kubelet_port=kubelet_port, at=at)
-    _upsert(
-        read=lambda: core.read_namespaced_secret(SECRET_NAME, "staging"),
-        create=lambda body: core.create_namespaced_secret("staging", _raw(body)),
-        replace=lambda body: core.replace_namespaced_secret(SECRET_NAME, "staging", _raw(body)),
-        body=_secret(),
-    )
+    objects.apply(objects.Kind(core, "secret"), _secret())
     for deployment in DEPLOYMENTS:
-        _seed_deployment(apps, deployment)
+        stored = _seed_deployment(apps, deployment)
+        owner = objects.apply(
+            objects.Kind(apps, "replica_set"),
+            _replica_set_of(deployment, stored),
+            status=_rs_status(deployment),
+            observed=True,
+        )
         for index, pod in enumerate(deployment.pods):
-            _seed_pod(core, deployment, pod, started=at - timedelta(hours=2, minutes=index))
-    for event in _events(at):
-        _seed_event(core, event)
+            _seed_pod(core, deployment, pod, owner=owner, started=at - timedelta(hours=2, minutes=index))
+    _seed_broken_rollout(core, apps, at)
+    seed_application(api_client, at, backends=_backends())
+    for event in [*_events(at), *_rollout_events(at), *application_events(at)]:
+        objects.apply(objects.Kind(core, "event"), event)
+
+
+def _backends() -> dict[str, list[Backend]]:
+    """The pods of the staging deployments, by app: what the application's Services select."""
+    return {
+        d.name: [Backend(name=p.name, ip=p.ip, node=p.node, ready=not p.crashloop) for p in d.pods]
+        for d in DEPLOYMENTS
+        if d.namespace == "staging"
+    }
 
 
 def pod_logs(request: LogRequest) -> Sequence[str] | None:
     """Canned, deterministic log lines for every seeded container (the fake kubelet's source).
 
-    `previous` exists only for the crash-looping container, as on a real kubelet.
+    `previous` exists only for the crash-looping containers, as on a real kubelet.
     """
+    if (request.namespace, request.pod, request.container) == (BROKEN_ROLLOUT[0], INIT_CRASH_POD, INIT_CONTAINER):
+        return _migration_lines(attempt=INIT_RESTARTS if request.previous else INIT_RESTARTS + 1)
     for deployment in DEPLOYMENTS:
         if deployment.namespace != request.namespace or deployment.name != request.container:
             continue
@@ -243,24 +279,86 @@ def _template_hash(deployment: DeploymentSeed) -> str:
     return deployment.pods[0].name.rsplit("-", 2)[1]
 
 
-def _deployment(deployment: DeploymentSeed) -> Manifest:
-    labels = {"app": deployment.name}
+def _deployment_manifest(namespace: str, name: str, *, replicas: int, spec: Manifest, revision: int) -> Manifest:
+    labels = {"app": name}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": deployment.name, "namespace": deployment.namespace, "labels": dict(labels)},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(labels),
+            "annotations": {REVISION: str(revision)},
+        },
         "spec": {
-            "replicas": deployment.replicas,
+            "replicas": replicas,
             "selector": {"matchLabels": dict(labels)},
-            "template": {"metadata": {"labels": dict(labels)}, "spec": _pod_template_spec(deployment)},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": spec},
         },
     }
 
 
-def _deployment_status(deployment: DeploymentSeed, generation: int) -> Manifest:
+def _deployment(deployment: DeploymentSeed) -> Manifest:
+    return _deployment_manifest(
+        deployment.namespace,
+        deployment.name,
+        replicas=deployment.replicas,
+        spec=_pod_template_spec(deployment),
+        revision=1,
+    )
+
+
+def _replica_set(
+    namespace: str, app: str, template_hash: str, *, replicas: int, spec: Manifest, revision: int, owner: Any
+) -> Manifest:
+    """A Deployment's ReplicaSet: its pod template hash in the name, labels and selector."""
+    labels = {"app": app, "pod-template-hash": template_hash}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"{app}-{template_hash}",
+            "namespace": namespace,
+            "labels": dict(labels),
+            "annotations": {
+                REVISION: str(revision),
+                "deployment.kubernetes.io/desired-replicas": str(owner.spec.replicas),
+                "deployment.kubernetes.io/max-replicas": str(owner.spec.replicas + 1),
+            },
+            "ownerReferences": [objects.owner(owner, "Deployment")],
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": spec},
+        },
+    }
+
+
+def _replica_set_of(deployment: DeploymentSeed, owner: Any) -> Manifest:
+    return _replica_set(
+        deployment.namespace,
+        deployment.name,
+        _template_hash(deployment),
+        replicas=deployment.replicas,
+        spec=_pod_template_spec(deployment),
+        revision=1,
+        owner=owner,
+    )
+
+
+def _rs_status(deployment: DeploymentSeed) -> Manifest:
+    return {
+        "replicas": deployment.replicas,
+        "fullyLabeledReplicas": deployment.replicas,
+        "readyReplicas": deployment.ready,
+        "availableReplicas": deployment.ready,
+    }
+
+
+def _deployment_status(deployment: DeploymentSeed) -> Manifest:
     available = deployment.ready == deployment.replicas
     status: Manifest = {
-        "observedGeneration": generation,
         "replicas": deployment.replicas,
         "updatedReplicas": deployment.replicas,
         "readyReplicas": deployment.ready,
@@ -287,7 +385,7 @@ def _deployment_status(deployment: DeploymentSeed, generation: int) -> Manifest:
     return status
 
 
-def _pod(deployment: DeploymentSeed, pod: PodSeed) -> Manifest:
+def _pod(deployment: DeploymentSeed, pod: PodSeed, owner: Any) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -295,13 +393,14 @@ def _pod(deployment: DeploymentSeed, pod: PodSeed) -> Manifest:
             "name": pod.name,
             "namespace": deployment.namespace,
             "labels": {"app": deployment.name, "pod-template-hash": _template_hash(deployment)},
+            "ownerReferences": [objects.owner(owner, "ReplicaSet")],
         },
         "spec": {**_pod_template_spec(deployment), "nodeName": pod.node},
     }
 
 
 def _pod_status(deployment: DeploymentSeed, pod: PodSeed, started: datetime) -> Manifest:
-    started_at = _rfc3339(started)
+    started_at = objects.rfc3339(started)
     digest = hashlib.sha256(deployment.image.encode()).hexdigest()
     container_id = "containerd://" + hashlib.sha256(pod.name.encode()).hexdigest()
     container: Manifest = {
@@ -326,8 +425,8 @@ def _pod_status(deployment: DeploymentSeed, pod: PodSeed, started: datetime) -> 
             "terminated": {
                 "exitCode": 1,
                 "reason": "Error",
-                "startedAt": _rfc3339(last_start),
-                "finishedAt": _rfc3339(last_start + timedelta(seconds=3)),
+                "startedAt": objects.rfc3339(last_start),
+                "finishedAt": objects.rfc3339(last_start + timedelta(seconds=3)),
                 "containerID": container_id,
             }
         }
@@ -387,8 +486,8 @@ def _node(node: NodeSeed) -> Manifest:
 
 
 def _node_status(node: NodeSeed, *, kubelet_port: int, at: datetime) -> Manifest:
-    booted = _rfc3339(at - timedelta(days=3))
-    heartbeat = _rfc3339(at if node.ready else at - timedelta(minutes=7))
+    booted = objects.rfc3339(at - timedelta(days=3))
+    heartbeat = objects.rfc3339(at if node.ready else at - timedelta(minutes=7))
 
     def condition(kind: str, healthy_status: str, reason: str, message: str) -> Manifest:
         return {
@@ -442,39 +541,241 @@ def _node_status(node: NodeSeed, *, kubelet_port: int, at: datetime) -> Manifest
     }
 
 
-def _events(at: datetime) -> list[Manifest]:
-    namespace, pod = CRASHLOOP_POD
-    involved = {
-        "kind": "Pod",
-        "namespace": namespace,
-        "name": pod,
-        "apiVersion": "v1",
-        "fieldPath": "spec.containers{api}",
+# --- the broken rollout: staging/checkout ----------------------------------------------------
+
+
+def _checkout_spec(version: str) -> Manifest:
+    """The checkout pod template of one version: a migration init container, then the server."""
+    image = "ghcr.io/example/checkout"
+    return {
+        "initContainers": [
+            {
+                "name": INIT_CONTAINER,
+                "image": f"{image}-migrate:{version}",
+                "env": [{"name": "DATABASE_HOST", "value": "postgres.staging.svc.cluster.local"}],
+            }
+        ],
+        "containers": [
+            {
+                "name": "checkout",
+                "image": f"{image}:{version}",
+                "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 5},
+            }
+        ],
+        "automountServiceAccountToken": False,
     }
 
-    def event(
-        suffix: str, kind: str, reason: str, message: str, *, component: str, count: int, first: datetime
-    ) -> Manifest:
-        source = {"component": component, **({"host": "node-1"} if component == "kubelet" else {})}
-        return {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{pod}.{suffix}", "namespace": namespace},
-            "involvedObject": involved if component == "kubelet" else {**involved, "fieldPath": None},
-            "type": kind,
-            "reason": reason,
-            "message": message,
-            "source": source,
-            "reportingComponent": component,
-            "reportingInstance": "node-1" if component == "kubelet" else "",
-            "count": count,
-            "firstTimestamp": _rfc3339(first),
-            "lastTimestamp": _rfc3339(at - timedelta(seconds=40) if count > 1 else first),
-        }
 
+_CHECKOUT_VERSIONS = {PREVIOUS_REPLICASET: (1, "1.4.2", 0), BROKEN_REPLICASET: (2, "1.5.0", 1)}
+"""ReplicaSet -> (revision, version, replicas): Recreate scaled revision 1 to 0 before revision 2."""
+
+
+def _checkout_status() -> Manifest:
+    return {
+        "replicas": 1,
+        "updatedReplicas": 1,
+        "readyReplicas": 0,
+        "availableReplicas": 0,
+        "unavailableReplicas": 1,
+        "conditions": [
+            {
+                "type": "Available",
+                "status": "False",
+                "reason": "MinimumReplicasUnavailable",
+                "message": "Deployment does not have minimum availability.",
+            },
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": f'ReplicaSet "{BROKEN_REPLICASET}" has timed out progressing.',
+            },
+        ],
+    }
+
+
+def _init_crash_pod(owner: Any) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": INIT_CRASH_POD,
+            "namespace": BROKEN_ROLLOUT[0],
+            "labels": {"app": "checkout", "pod-template-hash": BROKEN_REPLICASET.rsplit("-", 1)[1]},
+            "ownerReferences": [objects.owner(owner, "ReplicaSet")],
+        },
+        "spec": {**_checkout_spec("1.5.0"), "nodeName": "node-1"},
+    }
+
+
+def _init_crash_status(started: datetime) -> Manifest:
+    started_at, last_start = objects.rfc3339(started), started + timedelta(minutes=9)
+    container_id = "containerd://" + hashlib.sha256(INIT_CRASH_POD.encode()).hexdigest()
+    waiting_for = {
+        "reason": "ContainersNotInitialized",
+        "message": f"containers with incomplete status: [{INIT_CONTAINER}]",
+    }
+    not_ready = {"reason": "ContainersNotReady", "message": "containers with unready status: [checkout]"}
+    return {
+        "phase": "Pending",
+        "qosClass": "Burstable",
+        "hostIP": NODE_IP,
+        "hostIPs": [{"ip": NODE_IP}],
+        "podIP": "10.244.1.41",
+        "podIPs": [{"ip": "10.244.1.41"}],
+        "startTime": started_at,
+        "conditions": [
+            {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": started_at},
+            {"type": "Initialized", "status": "False", "lastTransitionTime": started_at, **waiting_for},
+            {"type": "Ready", "status": "False", "lastTransitionTime": started_at, **not_ready},
+            {"type": "ContainersReady", "status": "False", "lastTransitionTime": started_at, **not_ready},
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": started_at},
+        ],
+        "initContainerStatuses": [
+            {
+                "name": INIT_CONTAINER,
+                "image": "ghcr.io/example/checkout-migrate:1.5.0",
+                "imageID": "ghcr.io/example/checkout-migrate@sha256:" + hashlib.sha256(b"migrate").hexdigest(),
+                "containerID": container_id,
+                "ready": False,
+                "started": False,
+                "restartCount": INIT_RESTARTS,
+                "state": {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 1m20s restarting failed container={INIT_CONTAINER} "
+                        f"pod={INIT_CRASH_POD}_{BROKEN_ROLLOUT[0]}",
+                    }
+                },
+                "lastState": {
+                    "terminated": {
+                        "exitCode": 1,
+                        "reason": "Error",
+                        "startedAt": objects.rfc3339(last_start),
+                        "finishedAt": objects.rfc3339(last_start + timedelta(seconds=2)),
+                        "containerID": container_id,
+                    }
+                },
+            }
+        ],
+        "containerStatuses": [
+            {
+                "name": "checkout",
+                "image": "ghcr.io/example/checkout:1.5.0",
+                "imageID": "",
+                "ready": False,
+                "started": False,
+                "restartCount": 0,
+                "state": {"waiting": {"reason": "PodInitializing"}},
+            }
+        ],
+    }
+
+
+def _seed_broken_rollout(core: CoreV1Api, apps: AppsV1Api, at: datetime) -> None:
+    namespace, name = BROKEN_ROLLOUT
+    deployment = _deployment_manifest(namespace, name, replicas=1, spec=_checkout_spec("1.5.0"), revision=2)
+    deployment["spec"]["strategy"] = {"type": "Recreate"}
+    stored = objects.apply(objects.Kind(apps, "deployment"), deployment, status=_checkout_status(), observed=True)
+    sets = {}
+    for replica_set, (revision, version, replicas) in _CHECKOUT_VERSIONS.items():
+        manifest = _replica_set(
+            namespace,
+            name,
+            replica_set.rsplit("-", 1)[1],
+            replicas=replicas,
+            spec=_checkout_spec(version),
+            revision=revision,
+            owner=stored,
+        )
+        status = {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": 0, "availableReplicas": 0}
+        sets[replica_set] = objects.apply(objects.Kind(apps, "replica_set"), manifest, status=status, observed=True)
+    objects.apply(
+        objects.Kind(core, "pod"),
+        _init_crash_pod(sets[BROKEN_REPLICASET]),
+        status=_init_crash_status(at - timedelta(minutes=12)),
+        immutable=True,
+    )
+
+
+def _rollout_events(at: datetime) -> list[Manifest]:
+    """What the deployment and ReplicaSet controllers, the scheduler and the kubelet recorded
+    about the broken rollout."""
+    namespace, name = BROKEN_ROLLOUT
+    rolled = at - timedelta(minutes=12)
+    pod = objects.involved("Pod", namespace, INIT_CRASH_POD)
+    init = objects.involved("Pod", namespace, INIT_CRASH_POD, field_path=f"spec.initContainers{{{INIT_CONTAINER}}}")
+    replica_set = objects.involved("ReplicaSet", namespace, BROKEN_REPLICASET, api_version="apps/v1")
+    deployment = objects.involved("Deployment", namespace, name, api_version="apps/v1")
+    return [
+        objects.event(
+            deployment,
+            "scaled-down",
+            "Normal",
+            "ScalingReplicaSet",
+            f"Scaled down replica set {PREVIOUS_REPLICASET} from 1 to 0",
+            component="deployment-controller",
+            first=rolled - timedelta(seconds=5),
+            count=1,
+            at=at,
+        ),
+        objects.event(
+            deployment,
+            "scaled-up",
+            "Normal",
+            "ScalingReplicaSet",
+            f"Scaled up replica set {BROKEN_REPLICASET} from 0 to 1",
+            component="deployment-controller",
+            first=rolled - timedelta(seconds=1),
+            count=1,
+            at=at,
+        ),
+        objects.event(
+            replica_set,
+            "created",
+            "Normal",
+            "SuccessfulCreate",
+            f"Created pod: {INIT_CRASH_POD}",
+            component="replicaset-controller",
+            first=rolled,
+            count=1,
+            at=at,
+        ),
+        objects.event(
+            pod,
+            "scheduled",
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {namespace}/{INIT_CRASH_POD} to node-1",
+            component="default-scheduler",
+            first=rolled,
+            count=1,
+            at=at,
+        ),
+        objects.event(
+            init,
+            "backoff",
+            "Warning",
+            "BackOff",
+            f"Back-off restarting failed container {INIT_CONTAINER} in pod {INIT_CRASH_POD}_{namespace}",
+            component="kubelet",
+            count=INIT_RESTARTS,
+            first=rolled + timedelta(seconds=20),
+            at=at,
+        ),
+    ]
+
+
+def _events(at: datetime) -> list[Manifest]:
+    namespace, pod = CRASHLOOP_POD
+    on_pod = objects.involved("Pod", namespace, pod)
+    on_container = objects.involved("Pod", namespace, pod, field_path="spec.containers{api}")
     started = at - timedelta(hours=2, minutes=1)
     return [
-        event(
+        objects.event(
+            on_pod,
             "scheduled",
             "Normal",
             "Scheduled",
@@ -482,8 +783,10 @@ def _events(at: datetime) -> list[Manifest]:
             component="default-scheduler",
             count=1,
             first=started,
+            at=at,
         ),
-        event(
+        objects.event(
+            on_container,
             "pulled",
             "Normal",
             "Pulled",
@@ -491,8 +794,10 @@ def _events(at: datetime) -> list[Manifest]:
             component="kubelet",
             count=CRASHLOOP_RESTARTS + 1,
             first=started + timedelta(seconds=2),
+            at=at,
         ),
-        event(
+        objects.event(
+            on_container,
             "backoff",
             "Warning",
             "BackOff",
@@ -500,6 +805,7 @@ def _events(at: datetime) -> list[Manifest]:
             component="kubelet",
             count=CRASHLOOP_RESTARTS,
             first=started + timedelta(seconds=30),
+            at=at,
         ),
     ]
 
@@ -550,6 +856,16 @@ def _crash_lines(pod: str, *, attempt: int) -> list[str]:
     ]
 
 
+def _migration_lines(*, attempt: int) -> list[str]:
+    return [
+        f'level=info msg="applying migrations" from=41 to=42 attempt={attempt}',
+        'level=info msg="migration 42: add column orders.discount_code"',
+        'level=error msg="migration 42 failed" '
+        'error="pq: column \\"discount_code\\" of relation \\"orders\\" already exists"',
+        'level=fatal msg="migrations did not complete" exit_code=1',
+    ]
+
+
 def _coredns_lines(deployment: DeploymentSeed, pod: PodSeed) -> list[str]:
     return [
         ".:53",
@@ -574,108 +890,39 @@ _LOG_WRITERS: dict[str, Callable[[DeploymentSeed, PodSeed], list[str]]] = {
 # --- idempotence helpers ---------------------------------------------------------------------
 
 
-def _raw(manifest: Manifest) -> Any:
-    """A literal manifest as a request body.
-
-    The client sends plain dicts as they are; its type hints ask for model objects, which would
-    only re-spell these manifests field by field.
-    """
-    return manifest
-
-
-def _resource_version(obj: Any) -> str:
-    return str(obj.metadata.resource_version)
-
-
-def _ensure(read: Callable[[], object], create: Callable[[], object]) -> None:
-    """Create an object only if it is missing (for objects whose spec we never reset)."""
-    try:
-        read()
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        create()
-
-
-def _upsert(
-    *,
-    read: Callable[[], Any],
-    create: Callable[[Manifest], Any],
-    replace: Callable[[Manifest], Any],
-    body: Manifest,
-) -> Any:
-    """Create `body`, or replace the existing object with it (keeping its resourceVersion)."""
-    try:
-        existing = read()
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        return create(body)
-    return replace({**body, "metadata": {**body["metadata"], "resourceVersion": _resource_version(existing)}})
-
-
 def ensure_namespace(api_client: ApiClient, namespace: str) -> None:
     """Create `namespace` as `seed()` does, if it is missing (for RBAC bound before seeding)."""
     _seed_namespace(CoreV1Api(api_client), namespace)
 
 
 def _seed_namespace(core: CoreV1Api, namespace: str) -> None:
-    _ensure(lambda: core.read_namespace(namespace), lambda: core.create_namespace(_raw(_namespace(namespace))))
-    _ensure(
+    objects.ensure(
+        lambda: core.read_namespace(namespace), lambda: core.create_namespace(objects.raw(_namespace(namespace)))
+    )
+    objects.ensure(
         lambda: core.read_namespaced_service_account("default", namespace),
-        lambda: core.create_namespaced_service_account(namespace, _raw(_metadata_only("default"))),
+        lambda: core.create_namespaced_service_account(namespace, objects.raw(_metadata_only("default"))),
     )
 
 
 def _seed_node(core: CoreV1Api, node: NodeSeed, *, kubelet_port: int, at: datetime) -> None:
-    manifest = _node(node)
-    _upsert(
-        read=lambda: core.read_node(node.name),
-        create=lambda body: core.create_node(_raw(body)),
-        replace=lambda body: core.replace_node(node.name, _raw(body)),
-        body=manifest,
-    )
-    manifest["metadata"]["resourceVersion"] = _resource_version(core.read_node(node.name))
-    manifest["status"] = _node_status(node, kubelet_port=kubelet_port, at=at)
-    core.replace_node_status(node.name, _raw(manifest))
-
-
-def _seed_deployment(apps: AppsV1Api, deployment: DeploymentSeed) -> None:
-    name, namespace = deployment.name, deployment.namespace
-    manifest = _deployment(deployment)
-    stored = _upsert(
-        read=lambda: apps.read_namespaced_deployment(name, namespace),
-        create=lambda body: apps.create_namespaced_deployment(namespace, _raw(body)),
-        replace=lambda body: apps.replace_namespaced_deployment(name, namespace, _raw(body)),
-        body=manifest,
-    )
-    manifest["metadata"]["resourceVersion"] = _resource_version(stored)
-    manifest["status"] = _deployment_status(deployment, int(stored.metadata.generation))
-    apps.replace_namespaced_deployment_status(name, namespace, _raw(manifest))
-
-
-def _seed_pod(core: CoreV1Api, deployment: DeploymentSeed, pod: PodSeed, *, started: datetime) -> None:
-    namespace = deployment.namespace
-    # A pod's spec is immutable, so an existing pod is kept and only its status is reset.
-    _ensure(
-        lambda: core.read_namespaced_pod(pod.name, namespace),
-        lambda: core.create_namespaced_pod(namespace, _raw(_pod(deployment, pod))),
-    )
-    # The whole stored object goes back: a status update also writes metadata (labels!).
-    body: Manifest = core.api_client.sanitize_for_serialization(core.read_namespaced_pod(pod.name, namespace))
-    body["status"] = _pod_status(deployment, pod, started)
-    core.replace_namespaced_pod_status(pod.name, namespace, _raw(body))
-
-
-def _seed_event(core: CoreV1Api, event: Manifest) -> None:
-    name, namespace = event["metadata"]["name"], event["metadata"]["namespace"]
-    _upsert(
-        read=lambda: core.read_namespaced_event(name, namespace),
-        create=lambda body: core.create_namespaced_event(namespace, _raw(body)),
-        replace=lambda body: core.replace_namespaced_event(name, namespace, _raw(body)),
-        body=event,
+    objects.apply(
+        objects.Kind(core, "node", namespaced=False),
+        _node(node),
+        status=_node_status(node, kubelet_port=kubelet_port, at=at),
     )
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _seed_deployment(apps: AppsV1Api, deployment: DeploymentSeed) -> Any:
+    return objects.apply(
+        objects.Kind(apps, "deployment"), _deployment(deployment), status=_deployment_status(deployment), observed=True
+    )
+
+
+def _seed_pod(core: CoreV1Api, deployment: DeploymentSeed, pod: PodSeed, *, owner: Any, started: datetime) -> None:
+    objects.apply(
+        objects.Kind(core, "pod"),
+        _pod(deployment, pod, owner),
+        status=_pod_status(deployment, pod, started),
+        immutable=True,
+    )

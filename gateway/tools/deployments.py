@@ -1,59 +1,140 @@
-"""Deployment tools: list, describe, and the two writes (restart, scale) with their previews."""
+"""Deployment tools: list, describe, rollout status and history, and the two writes (restart, scale)
+with their previews."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from kubernetes.client import V1Deployment, V1Scale
+from kubernetes.client import V1Deployment, V1ReplicaSet, V1Scale
 from pydantic import Field
 
 from gateway.kube import Kube
 from gateway.preview import Snapshot
-from gateway.tools.events import events_for
-from gateway.tools.shape import container, timestamp
+from gateway.tools.events import described
+from gateway.tools.listing import each, namespaced_list
+from gateway.tools.shape import CHANGE_CAUSE, counts, images, revision, selector_text, timestamp, workload
 from gateway.validation import Namespace, ObjectName
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 
+DeploymentName = Annotated[ObjectName, Field(description="Deployment name (DNS-1123 subdomain).")]
 DryRun = Annotated[bool, Field(description="Validate on the server without persisting the change.")]
 
 
 def _row(d: V1Deployment) -> dict[str, Any]:
-    status = d.status
     return {
         "name": d.metadata.name,
         "replicas": d.spec.replicas,
-        "ready": (status.ready_replicas or 0) if status else 0,
-        "updated": (status.updated_replicas or 0) if status else 0,
-        "available": (status.available_replicas or 0) if status else 0,
-        "images": [c.image for c in d.spec.template.spec.containers],
+        **counts(d.status, ready="ready_replicas", updated="updated_replicas", available="available_replicas"),
+        "images": images(d.spec.template),
         "created": timestamp(d.metadata.creation_timestamp),
     }
 
 
-async def list_deployments(kube: Kube, namespace: Namespace = "default") -> dict[str, Any]:
-    """List deployments in a namespace with desired, ready, updated and available replicas."""
-    result = await kube.call(kube.apps.list_namespaced_deployment, namespace=namespace)
-    return {"namespace": namespace, "deployments": [_row(d) for d in result.items]}
+list_deployments = namespaced_list(
+    "deployments",
+    "List deployments in a namespace with desired, ready, updated and available replicas.",
+    method=lambda kube: kube.apps.list_namespaced_deployment,
+    rows=each(_row),
+)
 
 
 async def describe_deployment(
-    kube: Kube, deployment_name: ObjectName, namespace: Namespace = "default"
+    kube: Kube, deployment_name: DeploymentName, namespace: Namespace = "default"
 ) -> dict[str, Any]:
     """Describe a deployment: replicas, rollout conditions, strategy, selector, pod template, events."""
     d = await kube.call(kube.apps.read_namespaced_deployment, name=deployment_name, namespace=namespace)
+    return await described(
+        kube,
+        d,
+        _row(d),
+        kind="Deployment",
+        namespace=namespace,
+        revision=revision(d.metadata),
+        strategy=d.spec.strategy.type if d.spec.strategy else None,
+        paused=bool(d.spec.paused),
+        **workload(d),
+    )
+
+
+def _rollout(d: V1Deployment) -> tuple[str, str]:
+    """(state, message) as `kubectl rollout status` decides them, without waiting."""
+    name, status = d.metadata.name, d.status
+    if status is None or (d.metadata.generation or 0) > (status.observed_generation or 0):
+        return "progressing", "waiting for the deployment spec update to be observed"
+    progressing = next((c for c in status.conditions or [] if c.type == "Progressing"), None)
+    if progressing is not None and progressing.reason == PROGRESS_DEADLINE_EXCEEDED:
+        return "failed", f'deployment "{name}" exceeded its progress deadline'
+    desired, updated = d.spec.replicas, status.updated_replicas or 0
+    if desired is not None and updated < desired:
+        return "progressing", f"{updated} out of {desired} new replicas have been updated"
+    if (status.replicas or 0) > updated:
+        return "progressing", f"{(status.replicas or 0) - updated} old replicas are pending termination"
+    if (status.available_replicas or 0) < updated:
+        return "progressing", f"{status.available_replicas or 0} of {updated} updated replicas are available"
+    return "complete", f'deployment "{name}" successfully rolled out'
+
+
+async def rollout_status(
+    kube: Kube, deployment_name: DeploymentName, namespace: Namespace = "default"
+) -> dict[str, Any]:
+    """Where a deployment's rollout stands, as `kubectl rollout status` says it: complete, progressing or failed."""
+    d = await kube.call(kube.apps.read_namespaced_deployment, name=deployment_name, namespace=namespace)
+    state, message = _rollout(d)
     return {
-        **_row(d),
+        "deployment": deployment_name,
         "namespace": namespace,
-        "labels": d.metadata.labels or {},
-        "selector": d.spec.selector.match_labels or {},
-        "strategy": d.spec.strategy.type if d.spec.strategy else None,
+        "revision": revision(d.metadata),
+        "state": state,
+        "message": message,
         "paused": bool(d.spec.paused),
-        "conditions": [
-            {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message}
-            for c in ((d.status.conditions or []) if d.status else [])
-        ],
-        "containers": [container(c, None) for c in d.spec.template.spec.containers],
-        "events": await events_for(kube, namespace=namespace, kind="Deployment", name=deployment_name),
+        "replicas": d.spec.replicas,
+        **counts(
+            d.status,
+            updated="updated_replicas",
+            ready="ready_replicas",
+            available="available_replicas",
+            unavailable="unavailable_replicas",
+        ),
+    }
+
+
+def _revision_row(rs: V1ReplicaSet, current: int | None) -> dict[str, Any]:
+    number = revision(rs.metadata)
+    return {
+        "revision": number,
+        "current": number is not None and number == current,
+        "replicaset": rs.metadata.name,
+        "change_cause": (rs.metadata.annotations or {}).get(CHANGE_CAUSE),
+        "images": images(rs.spec.template),
+        "replicas": rs.spec.replicas,
+        **counts(rs.status, ready="ready_replicas"),
+        "created": timestamp(rs.metadata.creation_timestamp),
+    }
+
+
+async def rollout_history(
+    kube: Kube, deployment_name: DeploymentName, namespace: Namespace = "default"
+) -> dict[str, Any]:
+    """A deployment's revisions, oldest first: one per ReplicaSet it owns, with images and change cause."""
+    d = await kube.call(kube.apps.read_namespaced_deployment, name=deployment_name, namespace=namespace)
+    sets = await kube.call(
+        kube.apps.list_namespaced_replica_set,
+        namespace=namespace,
+        label_selector=selector_text(d.spec.selector) or None,
+    )
+    owned = [
+        rs
+        for rs in sets.items
+        if any(o.controller and o.uid == d.metadata.uid for o in rs.metadata.owner_references or [])
+    ]
+    current = revision(d.metadata)
+    rows = [_revision_row(rs, current) for rs in owned]
+    return {
+        "deployment": deployment_name,
+        "namespace": namespace,
+        "revision": current,
+        "revisions": sorted(rows, key=lambda row: row["revision"] or 0),
     }
 
 
@@ -76,7 +157,7 @@ async def _restart(kube: Kube, name: str, namespace: str, dry_run: bool) -> tupl
 
 
 async def restart_deployment(
-    kube: Kube, deployment_name: ObjectName, namespace: Namespace = "default", dry_run: DryRun = False
+    kube: Kube, deployment_name: DeploymentName, namespace: Namespace = "default", dry_run: DryRun = False
 ) -> dict[str, Any]:
     """Rolling-restart a deployment (as `kubectl rollout restart` does). A write: needs policy consent."""
     now, _ = await _restart(kube, deployment_name, namespace, dry_run)
@@ -103,7 +184,7 @@ async def _scale(kube: Kube, name: str, namespace: str, replicas: int, dry_run: 
 
 async def scale_deployment(
     kube: Kube,
-    deployment_name: ObjectName,
+    deployment_name: DeploymentName,
     replicas: Annotated[int, Field(ge=0, le=100, description="Desired number of replicas.")],
     namespace: Namespace = "default",
     dry_run: DryRun = False,

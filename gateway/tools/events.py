@@ -9,6 +9,8 @@ from gateway.kube import Kube
 from gateway.tools.shape import timestamp
 from gateway.validation import FieldSelector, Namespace
 
+CLUSTER_EVENTS_NAMESPACE = "default"
+
 
 def _when(event: CoreV1Event) -> Any:
     return event.last_timestamp or event.event_time or event.first_timestamp or event.metadata.creation_timestamp
@@ -37,6 +39,20 @@ async def events_for(kube: Kube, *, namespace: str, kind: str, name: str, limit:
         field_selector=f"involvedObject.kind={kind},involvedObject.name={name}",
     )
     return event_rows(result.items, limit)
+
+
+async def described(
+    kube: Kube, obj: Any, row: dict[str, Any], *, kind: str, namespace: str | None, **details: Any
+) -> dict[str, Any]:
+    """A describe tool's answer, the same frame for every kind: the object's list row, where it
+    lives, its labels, the kind's own `details`, and the object's recent events.
+
+    Kubernetes records the events of a cluster-scoped object in `default`; they are read there.
+    """
+    where = {} if namespace is None else {"namespace": namespace}
+    name = obj.metadata.name
+    events = await events_for(kube, namespace=namespace or CLUSTER_EVENTS_NAMESPACE, kind=kind, name=name)
+    return {**row, **where, "labels": obj.metadata.labels or {}, **details, "events": events}
 
 
 async def list_events(

@@ -1,8 +1,9 @@
 """Node tools."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from kubernetes.client import V1Node
+from pydantic import Field
 
 from gateway.kube import Kube
 from gateway.validation import ObjectName
@@ -30,7 +31,10 @@ def _node(node: V1Node) -> dict[str, Any]:
     }
 
 
-async def get_node_status(kube: Kube, node_name: ObjectName | None = None) -> dict[str, Any]:
+NodeName = Annotated[ObjectName | None, Field(description="Node name (DNS-1123 subdomain); omit for every node.")]
+
+
+async def get_node_status(kube: Kube, node_name: NodeName = None) -> dict[str, Any]:
     """Status of one node, or of all nodes: readiness, pressure conditions, schedulability, capacity."""
     if node_name is not None:
         return {"nodes": [_node(await kube.call(kube.core.read_node, name=node_name))]}

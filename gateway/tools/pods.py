@@ -5,34 +5,31 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from gateway.kube import Kube
-from gateway.tools.events import events_for
-from gateway.tools.shape import container, pod_row, timestamp
-from gateway.validation import ContainerName, FieldSelector, LabelSelector, Namespace, ObjectName
+from gateway.tools.events import described
+from gateway.tools.listing import each, namespaced_list
+from gateway.tools.shape import conditions, owners, pod_containers, pod_row, timestamp
+from gateway.validation import ContainerName, Namespace, ObjectName
 
 MAX_LOG_BYTES = 1_000_000
 
+PodName = Annotated[ObjectName, Field(description="Pod name (DNS-1123 subdomain).")]
 
-async def list_pods(
-    kube: Kube,
-    namespace: Namespace = "default",
-    label_selector: LabelSelector = None,
-    field_selector: FieldSelector = None,
-) -> dict[str, Any]:
-    """List pods in a namespace with phase, readiness, restarts and node."""
-    result = await kube.call(
-        kube.core.list_namespaced_pod,
-        namespace=namespace,
-        label_selector=label_selector,
-        field_selector=field_selector,
-    )
-    return {"namespace": namespace, "pods": [pod_row(p) for p in result.items]}
+list_pods = namespaced_list(
+    "pods",
+    "List pods in a namespace with status (as `kubectl get pods` shows it), readiness, restarts and node.",
+    method=lambda kube: kube.core.list_namespaced_pod,
+    rows=each(pod_row),
+)
 
 
 async def get_pod_logs(
     kube: Kube,
-    pod_name: ObjectName,
+    pod_name: PodName,
     namespace: Namespace = "default",
-    container: ContainerName | None = None,
+    container: Annotated[
+        ContainerName | None,
+        Field(description="Container name (DNS-1123 label), init containers included; needed if there are several."),
+    ] = None,
     tail_lines: Annotated[int | None, Field(ge=1, le=10_000, description="Last N lines.")] = 100,
     since_seconds: Annotated[int | None, Field(ge=1, le=7 * 24 * 3600, description="Only the last N seconds.")] = None,
     previous: Annotated[bool, Field(description="Logs of the previous, crashed container.")] = False,
@@ -59,19 +56,21 @@ async def get_pod_logs(
     }
 
 
-async def describe_pod(kube: Kube, pod_name: ObjectName, namespace: Namespace = "default") -> dict[str, Any]:
-    """Describe a pod: status, conditions, containers with restarts and state, recent events."""
+async def describe_pod(kube: Kube, pod_name: PodName, namespace: Namespace = "default") -> dict[str, Any]:
+    """Describe a pod: status, owner, conditions, containers (init, ephemeral) with restarts and states, events."""
     pod = await kube.call(kube.core.read_namespaced_pod, name=pod_name, namespace=namespace)
-    statuses = {s.name: s for s in (pod.status.container_statuses or [])} if pod.status else {}
-    return {
-        **pod_row(pod),
-        "namespace": namespace,
-        "labels": pod.metadata.labels or {},
-        "owner": [f"{o.kind}/{o.name}" for o in pod.metadata.owner_references or []],
-        "conditions": [
-            {"type": c.type, "status": c.status, "reason": c.reason, "since": timestamp(c.last_transition_time)}
-            for c in (pod.status.conditions or [] if pod.status else [])
-        ],
-        "containers": [container(c, statuses.get(c.name)) for c in pod.spec.containers],
-        "events": await events_for(kube, namespace=namespace, kind="Pod", name=pod_name),
-    }
+    status = pod.status
+    return await described(
+        kube,
+        pod,
+        pod_row(pod),
+        kind="Pod",
+        namespace=namespace,
+        owner=owners(pod.metadata),
+        reason=status.reason if status else None,
+        message=status.message if status else None,
+        qos=status.qos_class if status else None,
+        started=timestamp(status.start_time) if status else None,
+        conditions=conditions(status.conditions if status else None),
+        **pod_containers(pod),
+    )

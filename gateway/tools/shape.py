@@ -1,15 +1,34 @@
 """Turning Kubernetes objects into the small JSON an LLM reads well.
 
 Only what an SRE looks at first: names, states, counts, reasons, times. Secret values never
-appear: environment taken from a Secret is shown as a reference to it, never resolved.
+appear: environment taken from a Secret is shown as a reference to it, never resolved, and no
+shape copies annotations wholesale (`last-applied-configuration` holds whole manifests).
+
+Two kinds of container are kept apart: a *template* container (in a Deployment, StatefulSet,
+Job...) is a recipe and has an image, ports, resources and probes but no state; a *running*
+container (in a Pod) has all of that plus its readiness, restarts, current and last state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from kubernetes.client import V1Container, V1ContainerState, V1ContainerStatus, V1EnvVar, V1Pod
+from kubernetes.client import (
+    V1Container,
+    V1ContainerState,
+    V1ContainerStatus,
+    V1EnvVar,
+    V1LabelSelector,
+    V1ObjectMeta,
+    V1Pod,
+    V1PodTemplateSpec,
+    V1Probe,
+)
+
+REVISION = "deployment.kubernetes.io/revision"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -52,20 +71,121 @@ def container_state(state: V1ContainerState | None) -> dict[str, Any] | None:
     return None
 
 
-def container(spec: V1Container, status: V1ContainerStatus | None) -> dict[str, Any]:
+def probe(p: V1Probe) -> str:
+    """A probe on one line, as `kubectl describe` prints it. An exec probe's command is not shown."""
+    if p.http_get is not None:
+        get = p.http_get
+        check = f"http-get {(get.scheme or 'HTTP').lower()}://:{get.port}{get.path or '/'}"
+    elif p.tcp_socket is not None:
+        check = f"tcp-socket :{p.tcp_socket.port}"
+    elif p.grpc is not None:
+        check = f"grpc :{p.grpc.port}"
+    elif p._exec is not None:
+        check = "exec"
+    else:
+        check = "unknown"
+    delay, timeout, period = p.initial_delay_seconds or 0, p.timeout_seconds or 1, p.period_seconds or 10
+    return f"{check} delay={delay}s timeout={timeout}s period={period}s failure={p.failure_threshold or 3}"
+
+
+def template_container(spec: V1Container) -> dict[str, Any]:
+    """A container as a workload's pod template declares it: the recipe, with no state."""
     resources = spec.resources
+    probes = {"liveness": spec.liveness_probe, "readiness": spec.readiness_probe, "startup": spec.startup_probe}
     return {
         "name": spec.name,
         "image": spec.image,
+        "ports": [_port(p) for p in spec.ports or []],
+        "requests": dict(resources.requests or {}) if resources else {},
+        "limits": dict(resources.limits or {}) if resources else {},
+        "probes": {kind: probe(p) for kind, p in probes.items() if p is not None},
+        "env": [env_entry(v) for v in spec.env or []],
+        "env_from": [_env_from(e) for e in spec.env_from or []],
+    }
+
+
+def container(spec: V1Container, status: V1ContainerStatus | None) -> dict[str, Any]:
+    """A pod's container: the recipe plus readiness, restarts, and its current and last state.
+
+    `last_state` holds the last termination (reason, exit code) of a restarted container.
+    """
+    return {
+        **template_container(spec),
         "ready": bool(status and status.ready),
         "restarts": status.restart_count if status else 0,
         "state": container_state(status.state) if status else None,
         "last_state": container_state(status.last_state) if status else None,
-        "env": [env_entry(v) for v in spec.env or []],
-        "env_from": [_env_from(e) for e in spec.env_from or []],
-        "requests": dict(resources.requests or {}) if resources else {},
-        "limits": dict(resources.limits or {}) if resources else {},
     }
+
+
+def _sidecar(spec: Any) -> dict[str, bool]:
+    """Init containers that restart always are sidecars: they keep running beside the others."""
+    return {"sidecar": spec.restart_policy == "Always"}
+
+
+def pod_template(template: V1PodTemplateSpec) -> dict[str, Any]:
+    """The containers and init containers of a workload's pod template."""
+    spec = template.spec
+    return {
+        "containers": [template_container(c) for c in spec.containers],
+        "init_containers": [{**template_container(c), **_sidecar(c)} for c in spec.init_containers or []],
+    }
+
+
+def workload(obj: Any) -> dict[str, Any]:
+    """What every controller of pods shows: selector, owner, conditions and pod template."""
+    status = obj.status
+    return {
+        "selector": selector_text(obj.spec.selector),
+        "owner": owners(obj.metadata),
+        "conditions": conditions(status.conditions if status else None),
+        **pod_template(obj.spec.template),
+    }
+
+
+def counts(status: Any, **fields: str) -> dict[str, int]:
+    """Status counters under the names a row shows them (`ready="ready_replicas"`); missing ones are 0."""
+    return {name: int(getattr(status, field, None) or 0) for name, field in fields.items()}
+
+
+def claim_request(spec: Any) -> dict[str, Any]:
+    """What a PersistentVolumeClaim (or a StatefulSet's claim template) asks for."""
+    requests = spec.resources.requests or {} if spec.resources else {}
+    return {
+        "requested": requests.get("storage"),
+        "access_modes": spec.access_modes or [],
+        "storage_class": spec.storage_class_name,
+        "volume_mode": spec.volume_mode,
+    }
+
+
+def images(template: V1PodTemplateSpec) -> list[str]:
+    return [c.image for c in template.spec.containers]
+
+
+def pod_containers(pod: V1Pod) -> dict[str, Any]:
+    """Every container of a pod with its status: regular, init (in order) and ephemeral (debug)."""
+    spec, status = pod.spec, pod.status
+
+    def by_name(statuses: list[V1ContainerStatus] | None) -> dict[str, V1ContainerStatus]:
+        return {s.name: s for s in statuses or []}
+
+    regular = by_name(status.container_statuses if status else None)
+    init = by_name(status.init_container_statuses if status else None)
+    ephemeral = by_name(status.ephemeral_container_statuses if status else None)
+    return {
+        "containers": [container(c, regular.get(c.name)) for c in spec.containers],
+        "init_containers": [{**container(c, init.get(c.name)), **_sidecar(c)} for c in spec.init_containers or []],
+        "ephemeral_containers": [
+            {**container(c, ephemeral.get(c.name)), "target": c.target_container_name}
+            for c in spec.ephemeral_containers or []
+        ],
+    }
+
+
+def _port(port: Any) -> str:
+    number = f"{port.container_port}/{port.protocol or 'TCP'}"
+    return f"{port.name}:{number}" if port.name else number
 
 
 def _env_from(source: Any) -> str:
@@ -76,15 +196,107 @@ def _env_from(source: Any) -> str:
     return "unknown source"
 
 
+def conditions(items: Iterable[Any] | None) -> list[dict[str, Any]]:
+    """Status conditions of any kind: type, status, reason, message and since when."""
+    return [
+        {
+            "type": c.type,
+            "status": c.status,
+            "reason": c.reason,
+            "message": c.message,
+            "since": timestamp(getattr(c, "last_transition_time", None)),
+        }
+        for c in items or []
+    ]
+
+
+def revision(metadata: V1ObjectMeta) -> int | None:
+    """The rollout revision the deployment controller wrote on a Deployment or ReplicaSet."""
+    value = (metadata.annotations or {}).get(REVISION)
+    return int(value) if value and value.isdigit() else None
+
+
+def owners(metadata: V1ObjectMeta) -> list[str]:
+    """`Kind/name` of each owner, so an agent can walk Pod -> ReplicaSet -> Deployment."""
+    return [f"{o.kind}/{o.name}" for o in metadata.owner_references or []]
+
+
+def selector_text(selector: V1LabelSelector | Mapping[str, str] | None) -> str:
+    """A selector as the text `label_selector` arguments take, e.g. `app=web,tier in (a,b)`.
+
+    Takes a workload's `LabelSelector` or a plain label map (a Service's selector).
+    """
+    if selector is None:
+        return ""
+    if isinstance(selector, Mapping):
+        return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+    parts = [selector_text(selector.match_labels or {})] if selector.match_labels else []
+    for e in selector.match_expressions or []:
+        values = ",".join(e.values or [])
+        operators = {"In": f"{e.key} in ({values})", "NotIn": f"{e.key} notin ({values})", "DoesNotExist": f"!{e.key}"}
+        parts.append(operators.get(e.operator, e.key))
+    return ",".join(parts)
+
+
+def page(result: Any) -> dict[str, Any]:
+    """The paging facts of a list answer: the token for the next page and, when known, how many remain."""
+    meta = result.metadata
+    return {
+        "continue": (meta._continue or None) if meta else None,
+        "remaining": meta.remaining_item_count if meta else None,
+    }
+
+
+def pod_status(pod: V1Pod) -> str:
+    """The one word `kubectl get pods` shows: `Running`, `CrashLoopBackOff`, `Init:Error`, `Init:0/2`..."""
+    if pod.metadata.deletion_timestamp is not None:
+        return "Terminating"
+    status = pod.status
+    if status is None:
+        return "Unknown"
+    init = _init_status(pod)
+    if init is not None:
+        return init
+    for s in status.container_statuses or []:
+        if s.state and s.state.waiting and s.state.waiting.reason:
+            return str(s.state.waiting.reason)
+    for s in status.container_statuses or []:
+        if s.state and s.state.terminated:
+            t = s.state.terminated
+            return str(t.reason or f"ExitCode:{t.exit_code}")
+    return str(status.reason or status.phase or "Unknown")
+
+
+def _init_status(pod: V1Pod) -> str | None:
+    """`Init:<reason>` or `Init:<done>/<all>` while an init container has not finished, else None."""
+    specs = pod.spec.init_containers or [] if pod.spec else []
+    statuses = {s.name: s for s in pod.status.init_container_statuses or []}
+    for done, spec in enumerate(specs):
+        s = statuses.get(spec.name)
+        state = s.state if s else None
+        if state and state.terminated and state.terminated.exit_code == 0:
+            continue
+        if spec.restart_policy == "Always" and s is not None and s.started:
+            continue
+        if state and state.terminated:
+            return f"Init:{state.terminated.reason or f'ExitCode:{state.terminated.exit_code}'}"
+        if state and state.waiting and state.waiting.reason and state.waiting.reason != "PodInitializing":
+            return f"Init:{state.waiting.reason}"
+        return f"Init:{done}/{len(specs)}"
+    return None
+
+
 def pod_row(pod: V1Pod) -> dict[str, Any]:
-    """One line of a pod listing, like `kubectl get pods` in JSON."""
+    """One line of a pod listing, like `kubectl get pods` in JSON (restarts count init containers too)."""
     statuses = pod.status.container_statuses or [] if pod.status else []
+    init_statuses = pod.status.init_container_statuses or [] if pod.status else []
     specs = pod.spec.containers if pod.spec else []
     return {
         "name": pod.metadata.name,
+        "status": pod_status(pod),
         "phase": pod.status.phase if pod.status else None,
         "ready": f"{sum(1 for s in statuses if s.ready)}/{len(specs)}",
-        "restarts": sum(s.restart_count or 0 for s in statuses),
+        "restarts": sum(s.restart_count or 0 for s in [*statuses, *init_statuses]),
         "waiting": sorted(
             {s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason}
         ),

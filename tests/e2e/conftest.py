@@ -4,24 +4,30 @@ The cluster (etcd + kube-apiserver + fake kubelet, seeded) starts once per sessi
 real `k8s-mcp-gateway serve` processes, over stdio and over streamable HTTP, talking to the real
 OPA and to the apiserver as the gateway's own ServiceAccount with the RBAC of deploy/rbac.yaml:
 a permission the catalog needs and the manifest lacks fails a test here. The caller is alice on
-both transports: configured for stdio, a bearer token from a token file on HTTP.
+both transports: configured for stdio, a bearer token from a token file on HTTP. The gateway that
+may read PersistentVolumes runs, for its module, with the RBAC `k8s-mcp-gateway rbac` generates
+for its policy data, as an operator who adds them to `cluster_reads` would apply it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient, AppsV1Api
 
-from gateway.sandbox.cluster import GATEWAY_CONTEXT, LocalCluster
+from gateway import cli
+from gateway.sandbox.cluster import DEPLOY_DIR, GATEWAY_CONTEXT, LocalCluster, apply_manifests
 from gateway.sandbox.opa import OpaServer
-from tests.support import Served, serve_http, serve_stdio, served_env
+from tests.conftest import PolicyServers
+from tests.support import Served, policy_copy, serve_http, serve_stdio, served_env
 
 WRITABLE_STAGING = {"mode": "readwrite", "approval": {"namespaces": {"staging": {"required": False}}}}
 """Policy data for write tests: writes on, and staging needs no approval (default still does)."""
+VOLUME_READS = {"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]}
+"""Policy data that adds PersistentVolumes to the cluster-scoped reads (the shipped data does not)."""
 
 
 @pytest.fixture(scope="session")
@@ -65,11 +71,47 @@ def served(request: pytest.FixtureRequest) -> Served:
     return gateway
 
 
+@pytest.fixture(scope="module")
+def volume_rbac(tmp_path_factory: pytest.TempPathFactory, admin: ApiClient) -> Iterator[Path]:
+    """The RBAC generated for the VOLUME_READS policy data, applied for one module; deploy/rbac.yaml
+    is applied again afterwards, which shrinks the cluster role back in place."""
+    directory = tmp_path_factory.mktemp("e2e-volume-rbac")
+    data = policy_copy(directory / "policy", VOLUME_READS) / "data.json"
+    manifest = directory / "rbac.yaml"
+    cli.main(["rbac", "--policy-data", str(data), "--output", str(manifest)])
+    apply_manifests(admin, [manifest])
+    yield manifest
+    apply_manifests(admin, [DEPLOY_DIR / "rbac.yaml"])
+
+
+@pytest.fixture(scope="module")
+async def volume_readers(
+    tmp_path_factory: pytest.TempPathFactory, cluster: LocalCluster, policy_opa: PolicyServers, volume_rbac: Path
+) -> AsyncIterator[dict[str, Served]]:
+    """A gateway on each transport under policy data whose cluster reads include PersistentVolumes,
+    with the RBAC generated for that data."""
+    opa = policy_opa(VOLUME_READS)
+    stdio, http = tmp_path_factory.mktemp("e2e-volumes-stdio"), tmp_path_factory.mktemp("e2e-volumes-http")
+    async with contextlib.AsyncExitStack() as stack:
+        yield {
+            "stdio": await stack.enter_async_context(
+                serve_stdio(cluster_env(stdio, cluster, opa), stdio, principal="alice")
+            ),
+            "http": stack.enter_context(serve_http(cluster_env(http, cluster, opa), http)),
+        }
+
+
+@pytest.fixture(params=["stdio", "http"])
+def volume_reader(request: pytest.FixtureRequest, volume_readers: dict[str, Served]) -> Served:
+    """The gateway that may read PersistentVolumes, on each transport."""
+    return volume_readers[request.param]
+
+
 @pytest.fixture(scope="session")
 def writer(
     tmp_path_factory: pytest.TempPathFactory,
     cluster: LocalCluster,
-    policy_opa: Callable[[Mapping[str, Any]], OpaServer],
+    policy_opa: PolicyServers,
 ) -> Iterator[Served]:
     """A readwrite gateway under a policy that lets staging be written without approval."""
     directory = tmp_path_factory.mktemp("e2e-writer")
@@ -83,8 +125,9 @@ def replicas(admin: ApiClient, name: str, namespace: str) -> int:
 
 
 @pytest.fixture
-def restore_web(admin: ApiClient) -> Iterator[None]:
-    """Write tests share the session's cluster: put staging/web back as the seed left it."""
-    before = replicas(admin, "web", "staging")
+def restore_web(cluster: LocalCluster) -> Iterator[None]:
+    """Write tests share the session's cluster: put staging/web back as the seed left it (replicas,
+    pod template, and a status that has observed them, as its controller would have), so later
+    reads see a settled rollout."""
     yield
-    AppsV1Api(admin).patch_namespaced_deployment_scale("web", "staging", {"spec": {"replicas": before}})
+    cluster.seed()

@@ -20,13 +20,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
+from kubernetes.client import (
+    ApiClient,
+    AppsV1Api,
+    AutoscalingV2Api,
+    BatchV1Api,
+    CoreV1Api,
+    DiscoveryV1Api,
+    NetworkingV1Api,
+)
 from kubernetes.client.exceptions import ApiException
 
+from gateway.sandbox import application
 from gateway.sandbox import seed as seed_data
 from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
 
 pytestmark = pytest.mark.e2e
+
+STAGING_PODS = 6
+"""The five pods of staging's web and api deployments, and the checkout pod stuck initialising."""
 
 
 # `cluster` and `admin` are the session's (tests/e2e/conftest.py).
@@ -73,6 +85,60 @@ def test_seeded_crashloop_pod_and_its_events(admin: ApiClient) -> None:
     assert by_reason["Scheduled"].type == "Normal"
 
 
+def test_seeded_broken_rollout(admin: ApiClient) -> None:
+    core, apps = CoreV1Api(admin), AppsV1Api(admin)
+    namespace, name = seed_data.BROKEN_ROLLOUT
+    checkout = apps.read_namespaced_deployment(name, namespace)
+    progressing = next(c for c in checkout.status.conditions if c.type == "Progressing")
+    assert (progressing.status, progressing.reason) == ("False", "ProgressDeadlineExceeded")
+    assert checkout.metadata.annotations["deployment.kubernetes.io/revision"] == "2"
+    sets = {
+        rs.metadata.name: rs for rs in apps.list_namespaced_replica_set(namespace, label_selector="app=checkout").items
+    }
+    assert set(sets) == {seed_data.BROKEN_REPLICASET, seed_data.PREVIOUS_REPLICASET}
+    assert {rs.metadata.owner_references[0].uid for rs in sets.values()} == {checkout.metadata.uid}
+    pod = core.read_namespaced_pod(seed_data.INIT_CRASH_POD, namespace)
+    assert pod.metadata.owner_references[0].uid == sets[seed_data.BROKEN_REPLICASET].metadata.uid
+    [init] = pod.status.init_container_statuses
+    assert (init.name, init.state.waiting.reason, init.restart_count) == ("migrate", "CrashLoopBackOff", 4)
+    assert init.last_state.terminated.exit_code == 1
+
+
+def test_every_deployment_pod_is_owned_by_its_replicaset(admin: ApiClient) -> None:
+    core, apps = CoreV1Api(admin), AppsV1Api(admin)
+    for deployment in seed_data.DEPLOYMENTS:
+        [replica_set] = apps.list_namespaced_replica_set(
+            deployment.namespace, label_selector=f"app={deployment.name}"
+        ).items
+        assert replica_set.metadata.owner_references[0].kind == "Deployment"
+        for pod in deployment.pods:
+            owner = core.read_namespaced_pod(pod.name, deployment.namespace).metadata.owner_references[0]
+            assert (owner.kind, owner.name) == ("ReplicaSet", replica_set.metadata.name)
+
+
+def test_seeded_application(admin: ApiClient) -> None:
+    core, apps, batch = CoreV1Api(admin), AppsV1Api(admin), BatchV1Api(admin)
+    slices = DiscoveryV1Api(admin).list_namespaced_endpoint_slice("staging").items
+    assert {s.metadata.labels["kubernetes.io/service-name"] for s in slices} == {"web", "api"}
+    assert {s.metadata.name for s in core.list_namespaced_service("staging").items} == {"web", "api", "checkout"}
+    claim = core.read_namespaced_persistent_volume_claim(application.PVC_NAME, "staging")
+    volume = core.read_persistent_volume(application.PV_NAME)
+    assert (claim.status.phase, volume.status.phase) == ("Bound", "Bound")
+    assert volume.spec.claim_ref.uid == claim.metadata.uid
+    assert apps.read_namespaced_stateful_set("postgres", "staging").status.ready_replicas == 1
+    assert apps.read_namespaced_daemon_set("log-shipper", "staging").status.number_unavailable == 1
+    failed = batch.read_namespaced_job(application.FAILED_JOB, "staging")
+    assert [c.reason for c in failed.status.conditions if c.type == "Failed"] == ["BackoffLimitExceeded"]
+    finished = batch.read_namespaced_job(application.FINISHED_JOB, "staging")
+    assert finished.metadata.owner_references[0].name == "db-backup"
+    hpa = AutoscalingV2Api(admin).read_namespaced_horizontal_pod_autoscaler("web", "staging")
+    assert hpa.status.current_metrics[0].resource.current.average_utilization == 41
+    ingress = NetworkingV1Api(admin).read_namespaced_ingress("shop", "staging")
+    assert ingress.status.load_balancer.ingress[0].ip == "203.0.113.10"
+    config = core.read_namespaced_config_map(application.CONFIGMAP_NAME, "staging")
+    assert application.CONFIGMAP_VALUE in config.data["payments.env"]
+
+
 def test_seeded_nodes(admin: ApiClient, cluster: LocalCluster) -> None:
     nodes = {n.metadata.name: n for n in CoreV1Api(admin).list_node().items}
     assert set(nodes) == {"node-1", "node-2"}
@@ -107,13 +173,16 @@ def test_seed_is_idempotent(cluster: LocalCluster, admin: ApiClient) -> None:
     apps.patch_namespaced_deployment_scale("web", "staging", {"spec": {"replicas": 7}})
     cluster.seed()
     assert apps.read_namespaced_deployment("web", "staging").spec.replicas == 3
-    assert len(CoreV1Api(admin).list_namespaced_pod("staging").items) == 5
+    assert len(CoreV1Api(admin).list_namespaced_pod("staging").items) == STAGING_PODS
+    job = BatchV1Api(admin).read_namespaced_job(application.FINISHED_JOB, "staging")
+    assert job.status.succeeded == 1
+    assert {c.type for c in job.status.conditions} == {"SuccessCriteriaMet", "Complete"}
 
 
 def test_gateway_can_list_pods_and_read_logs(gateway: ApiClient) -> None:
     core = CoreV1Api(gateway)
     pods = core.list_namespaced_pod("staging").items
-    assert len(pods) == 5
+    assert len(pods) == STAGING_PODS
 
     log = core.read_namespaced_pod_log("web-7d9c6b8f5-4kq2x", "staging", tail_lines=3)
     lines = log.splitlines()
@@ -159,7 +228,15 @@ def test_gateway_can_read_nodes_and_events_and_write_as_the_tools_do(gateway: Ap
         ("read secret", lambda c: CoreV1Api(c).read_namespaced_secret(seed_data.SECRET_NAME, "staging")),
         ("delete pod", lambda c: CoreV1Api(c).delete_namespaced_pod("web-7d9c6b8f5-4kq2x", "staging")),
         ("delete deployment", lambda c: AppsV1Api(c).delete_namespaced_deployment("web", "staging")),
-        ("list configmaps", lambda c: CoreV1Api(c).list_namespaced_config_map("staging")),
+        (
+            "create configmap",
+            lambda c: CoreV1Api(c).create_namespaced_config_map("staging", {"metadata": {"name": "x"}}),
+        ),
+        ("list endpoints (legacy)", lambda c: CoreV1Api(c).list_namespaced_endpoints("staging")),
+        (
+            "get endpointslice",
+            lambda c: DiscoveryV1Api(c).read_namespaced_endpoint_slice(application.WEB_ENDPOINT_SLICE, "staging"),
+        ),
         ("patch node (cordon)", lambda c: CoreV1Api(c).patch_node("node-1", {"spec": {"unschedulable": True}})),
         (
             "restart kube-system/coredns",

@@ -25,7 +25,16 @@ from gateway.sandbox.binaries import find_binary
 from gateway.sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
 from gateway.sandbox.opa import OpaServer
 from tests.e2e.conftest import cluster_env, replicas
-from tests.support import Served, error_text, serve_http, write_kubeconfig
+from tests.support import (
+    PV_TOOLS,
+    RESOURCE_TOOLS,
+    ROLLOUT_TOOLS,
+    Served,
+    arguments_for,
+    error_text,
+    serve_http,
+    write_kubeconfig,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -79,6 +88,29 @@ async def test_refused_calls_make_no_api_request(
     assert said in message
     assert record["outcome"] == outcome
     assert replicas(admin, "web", "staging") == before
+
+
+KIND_READS = [tool for tool in (*RESOURCE_TOOLS, *ROLLOUT_TOOLS) if tool not in PV_TOOLS]
+"""The namespaced reads of every kind beyond pods, deployments and events."""
+NEW_READS_IN_PROD = [pytest.param(tool, arguments_for(tool, namespace="prod"), id=tool) for tool in KIND_READS]
+
+
+@pytest.mark.parametrize(("tool", "arguments"), NEW_READS_IN_PROD)
+async def test_reads_of_every_kind_in_prod_make_no_api_request(
+    cluster: LocalCluster, served: Served, tool: str, arguments: dict[str, Any]
+) -> None:
+    message, record = await refused_without_api_requests(cluster, served, tool, arguments)
+    assert message == 'denied by policy: namespace "prod" is not in the allowlist'
+    assert (record["outcome"], record["action"]["namespace"]) == ("denied", "prod")
+
+
+@pytest.mark.parametrize("tool", PV_TOOLS)
+async def test_volume_reads_outside_the_cluster_reads_make_no_api_request(
+    cluster: LocalCluster, served: Served, tool: str
+) -> None:
+    message, record = await refused_without_api_requests(cluster, served, tool, arguments_for(tool))
+    assert 'cluster-scoped resource "persistentvolumes" is not in the cluster read allowlist' in message
+    assert (record["outcome"], record["action"]["resource"]) == ("denied", "persistentvolumes")
 
 
 async def test_a_write_needing_approval_changes_nothing(cluster: LocalCluster, writer: Served) -> None:
@@ -153,6 +185,8 @@ def unguarded(
         ("scale_deployment", {"deployment_name": "web", "namespace": "prod", "replicas": 9}),
         ("restart_deployment", {"deployment_name": "coredns", "namespace": "kube-system"}),
         ("list_pods", {"namespace": "prod"}),
+        *((tool, arguments_for(tool, namespace="prod")) for tool in KIND_READS),
+        ("describe_configmap", arguments_for("describe_configmap", namespace="kube-system")),
     ],
 )
 async def test_rbac_stops_what_a_wrong_policy_lets_through(

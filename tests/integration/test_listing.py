@@ -8,33 +8,43 @@ import pytest
 
 from gateway.sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import ALL_TOOLS, APPROVAL_TOOLS, CLUSTER_SCOPED_TOOLS, READ_TOOLS, Harness
+from tests.support import (
+    ALL_TOOLS,
+    APPROVAL_TOOLS,
+    PV_TOOLS,
+    READ_TOOLS,
+    SHIPPED_CLUSTER_READS,
+    SHIPPED_READS,
+    Harness,
+)
 
 pytestmark = pytest.mark.integration
 
 # What needs no namespace: the cluster-scoped reads, and the approval tools, which the Kubernetes
 # allowlists do not govern (each principal reads its own requests).
-CLUSTER_READS = set(CLUSTER_SCOPED_TOOLS) | set(APPROVAL_TOOLS)
+CLUSTER_READS = set(SHIPPED_CLUSTER_READS) | set(APPROVAL_TOOLS)
 
 
 async def test_the_default_policy_lists_the_read_tools(live_gateway: Harness) -> None:
-    assert await live_gateway.tool_names() == set(READ_TOOLS)
+    assert await live_gateway.tool_names() == set(SHIPPED_READS)
     assert live_gateway.kube.calls == []
 
 
 @pytest.mark.parametrize(
     ("policy", "settings", "visible"),
     [
-        ({"mode": "readwrite"}, {"mode": "readwrite"}, set(ALL_TOOLS)),
-        ({"mode": "readwrite"}, {"mode": "readonly"}, set(READ_TOOLS)),
-        ({"mode": "readonly"}, {"mode": "readwrite"}, set(READ_TOOLS)),
+        ({"mode": "readwrite"}, {"mode": "readwrite"}, set(ALL_TOOLS) - set(PV_TOOLS)),
+        ({"mode": "readwrite"}, {"mode": "readonly"}, set(SHIPPED_READS)),
+        ({"mode": "readonly"}, {"mode": "readwrite"}, set(SHIPPED_READS)),
         ({"namespaces": []}, {}, CLUSTER_READS),
         ({"mode": "readwrite", "namespaces": []}, {"mode": "readwrite"}, CLUSTER_READS),
-        ({"cluster_reads": []}, {}, set(READ_TOOLS) - set(CLUSTER_SCOPED_TOOLS)),
-        ({"cluster_reads": ["nodes"]}, {}, set(READ_TOOLS) - {"list_namespaces"}),
+        ({"cluster_reads": []}, {}, set(SHIPPED_READS) - set(SHIPPED_CLUSTER_READS)),
+        ({"cluster_reads": ["nodes"]}, {}, set(SHIPPED_READS) - {"list_namespaces"}),
         ({"namespaces": [], "cluster_reads": []}, {}, set(APPROVAL_TOOLS)),
         ({}, {"namespaces": ["prod"]}, CLUSTER_READS),
-        ({}, {"namespaces": ["staging"]}, set(READ_TOOLS)),
+        ({}, {"namespaces": ["staging"]}, set(SHIPPED_READS)),
+        ({"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]}, {}, set(READ_TOOLS)),
+        ({"namespaces": [], "cluster_reads": ["persistentvolumes"]}, {}, set(PV_TOOLS) | set(APPROVAL_TOOLS)),
     ],
     ids=[
         "readwrite policy and gateway",
@@ -47,6 +57,8 @@ async def test_the_default_policy_lists_the_read_tools(live_gateway: Harness) ->
         "nothing reachable",
         "gateway allowlist outside the policy's",
         "gateway allowlist inside the policy's",
+        "persistent volumes listed",
+        "only persistent volumes",
     ],
 )
 async def test_the_listing_follows_policy_data_and_gateway_state(
@@ -76,7 +88,7 @@ async def test_a_stopped_policy_server_lists_nothing_and_denies_everything(open_
     opa = OpaServer().start()
     try:
         gateway = await open_gateway(**opa.settings())
-        assert await gateway.tool_names() == set(READ_TOOLS)
+        assert await gateway.tool_names() == set(SHIPPED_READS)
     finally:
         opa.stop()
 

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from gateway.sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory
-from tests.support import DECISION_PATH, READ_TOOLS, VISIBILITY_PATH, Harness, policy_input
+from tests.support import DECISION_PATH, SHIPPED_READS, VISIBILITY_PATH, Harness, policy_input
 
 pytestmark = pytest.mark.integration
 
@@ -183,7 +183,7 @@ async def test_the_gateway_with_the_token_gets_decisions(live_gateway: Harness) 
     assert message == 'denied by policy: namespace "prod" is not in the allowlist'
     assert live_gateway.kube.methods == ["list_namespaced_pod"]
     assert all(record["decision_id"] for record in live_gateway.tool_calls())
-    assert await live_gateway.tool_names() == set(READ_TOOLS)
+    assert await live_gateway.tool_names() == set(SHIPPED_READS)
 
 
 async def test_the_token_may_come_from_a_variable(open_gateway: GatewayFactory, opa: OpaServer) -> None:

@@ -13,6 +13,7 @@ from tests.support import (
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
     NAMESPACED_TOOLS,
+    PV_TOOLS,
     READ_TOOLS,
     WRITE_TOOLS,
     Harness,
@@ -184,17 +185,41 @@ async def test_listed_cluster_scoped_reads_run(
 
 
 @pytest.mark.parametrize(
-    ("tool", "resource"), [("list_namespaces", "namespaces"), ("get_node_status", "nodes")], ids=CLUSTER_SCOPED_TOOLS
+    ("tool", "resource"),
+    [
+        ("list_namespaces", "namespaces"),
+        ("get_node_status", "nodes"),
+        ("list_pvs", "persistentvolumes"),
+        ("describe_pv", "persistentvolumes"),
+    ],
+    ids=CLUSTER_SCOPED_TOOLS,
 )
 async def test_cluster_scoped_reads_need_the_cluster_read_allowlist(
     open_gateway: GatewayFactory, policy_opa: PolicyServers, tool: str, resource: str
 ) -> None:
     gateway = await open_gateway(**policy_opa({"cluster_reads": []}).settings())
 
-    message = await gateway.error(tool)
+    message = await gateway.error(tool, arguments_for(tool))
 
     assert f'cluster-scoped resource "{resource}" is not in the cluster read allowlist' in message
     assert_not_run(gateway, "denied")
+
+
+@pytest.mark.parametrize("tool", PV_TOOLS)
+async def test_persistent_volumes_are_read_only_where_the_policy_lists_them(
+    open_gateway: GatewayFactory, policy_opa: PolicyServers, live_gateway: Harness, tool: str
+) -> None:
+    """A volume names its claim in any namespace, so the shipped cluster reads leave PVs out."""
+    message = await live_gateway.error(tool, arguments_for(tool))
+    assert 'cluster-scoped resource "persistentvolumes" is not in the cluster read allowlist' in message
+    assert_not_run(live_gateway, "denied")
+
+    listed = await open_gateway(
+        **policy_opa({"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]}).settings()
+    )
+    await listed.ok(tool, arguments_for(tool))
+    assert listed.kube.methods[0] == KUBE_METHOD[tool]
+    assert listed.last_call()["action"]["resource"] == "persistentvolumes"
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from gateway.sandbox.opa import OpaServer
 from tests.support import (
     RAW_PROTOCOL_VERSION,
-    READ_TOOLS,
+    SHIPPED_READS,
     Served,
     error_text,
     raw_stdio,
@@ -68,7 +68,7 @@ async def test_tools_are_listed_by_the_policy(served: Served) -> None:
     async with served.client() as client:
         tools = await client.list_tools()
 
-    assert {tool.name for tool in tools} == set(READ_TOOLS)
+    assert {tool.name for tool in tools} == set(SHIPPED_READS)
 
 
 async def test_an_allowed_read_reaches_the_kube_layer_and_fails_cleanly(served: Served) -> None:
@@ -76,7 +76,7 @@ async def test_an_allowed_read_reaches_the_kube_layer_and_fails_cleanly(served: 
         result = await client.call_tool("list_pods", {"namespace": "staging"}, raise_on_error=False)
         assert error_text(result) == "the Kubernetes API is unreachable"
         # The process survived and still answers.
-        assert {tool.name for tool in await client.list_tools()} == set(READ_TOOLS)
+        assert {tool.name for tool in await client.list_tools()} == set(SHIPPED_READS)
 
     record = served.last_record()
     assert (record["tool"], record["outcome"], record["allow"]) == ("list_pods", "error", True)
@@ -142,7 +142,7 @@ async def test_stdout_carries_only_json_rpc(tmp_path: Path, opa: OpaServer) -> N
 
     assert exit_code == 0
     assert initialized["result"]["protocolVersion"] == RAW_PROTOCOL_VERSION
-    assert {tool["name"] for tool in listed["result"]["tools"]} == set(READ_TOOLS)
+    assert {tool["name"] for tool in listed["result"]["tools"]} == set(SHIPPED_READS)
     assert called["result"]["isError"] is True
     assert 'namespace "prod" is not in the allowlist' in called["result"]["content"][0]["text"]
     for line in raw.lines:

@@ -35,7 +35,7 @@ async def test_every_write_accepts_approval_id_and_wait_seconds_and_no_read_does
 
     for name in WRITE_TOOLS:
         properties = schemas[name]["properties"]
-        assert properties["approval_id"]["anyOf"][0]["pattern"] == "[A-Za-z0-9_][A-Za-z0-9_-]{31}"
+        assert properties["approval_id"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9_][A-Za-z0-9_-]{31}$"
         assert (properties["wait_seconds"]["minimum"], properties["wait_seconds"]["maximum"]) == (0, 300)
         assert {"approval_id", "wait_seconds"}.isdisjoint(schemas[name]["required"])
     for name in READ_TOOLS:

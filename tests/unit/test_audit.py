@@ -233,5 +233,11 @@ async def test_only_the_record_is_shortened_never_the_call(open_gateway: Gateway
     await gateway.ok("list_pods", {"label_selector": selector})
 
     assert gateway.kube.calls[0][1]["label_selector"] == selector
-    arguments = {"namespace": "default", "label_selector": selector, "field_selector": None}
+    arguments = {
+        "namespace": "default",
+        "label_selector": selector,
+        "field_selector": None,
+        "limit": 100,
+        "continue_token": None,
+    }
     assert gateway.last_call()["arguments"] == digest_of(json.dumps(arguments, separators=(",", ":")))

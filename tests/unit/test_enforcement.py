@@ -11,6 +11,7 @@ from tests.support import (
     KUBE_METHOD,
     KUBE_READ_TOOLS,
     LOG_TEXT,
+    RESOURCE_READS,
     WRITE_TOOLS,
     Harness,
     OpaStub,
@@ -18,10 +19,13 @@ from tests.support import (
     decision,
 )
 
+FIRST_PAGE = {"label_selector": None, "limit": 100, "_continue": None}
+NAMESPACED_FIRST_PAGE = {"namespace": "default", **FIRST_PAGE, "field_selector": None}
+
 # What each tool sends to the Kubernetes API for its smallest valid arguments.
 EXPECTED_KUBE_CALL: dict[str, dict[str, Any]] = {
     "list_namespaces": {},
-    "list_pods": {"namespace": "default", "label_selector": None, "field_selector": None},
+    "list_pods": NAMESPACED_FIRST_PAGE,
     "get_pod_logs": {
         "name": "web-1",
         "namespace": "default",
@@ -32,10 +36,16 @@ EXPECTED_KUBE_CALL: dict[str, dict[str, Any]] = {
         "limit_bytes": 1_000_000,
     },
     "describe_pod": {"name": "web-1", "namespace": "default"},
-    "list_deployments": {"namespace": "default"},
+    "list_deployments": NAMESPACED_FIRST_PAGE,
     "describe_deployment": {"name": "web", "namespace": "default"},
     "get_node_status": {},
     "list_events": {"namespace": "default", "field_selector": None},
+    **{r.listing: NAMESPACED_FIRST_PAGE for r in RESOURCE_READS if r.listing != "list_pvs"},
+    **{r.describing: {"name": r.name, "namespace": "default"} for r in RESOURCE_READS if r.describing != "describe_pv"},
+    "list_pvs": FIRST_PAGE,
+    "describe_pv": {"name": "pv-data"},
+    "rollout_status": {"name": "web", "namespace": "default"},
+    "rollout_history": {"name": "web", "namespace": "default"},
     "scale_deployment": {
         "name": "web",
         "namespace": "default",

@@ -17,6 +17,8 @@ from tests.support import (
     ALL_TOOLS,
     APPROVAL_TOOLS,
     CLUSTER,
+    CLUSTER_SCOPED_TOOLS,
+    PAGE_TOKEN,
     READ_TOOLS,
     WRITE_TOOLS,
     Harness,
@@ -189,14 +191,29 @@ async def test_each_tool_maps_to_its_kubernetes_action(
     assert gateway.last_call()["action"] == action
 
 
+FIRST_PAGE = {"label_selector": None, "field_selector": None, "limit": 100, "continue_token": None}
+
 NORMALISED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("list_namespaces", {}, {}),
-    ("list_pods", {}, {"namespace": "default", "label_selector": None, "field_selector": None}),
+    ("list_pods", {}, {"namespace": "default", **FIRST_PAGE}),
     (
         "list_pods",
-        {"label_selector": " app=web ", "field_selector": "status.phase=Running"},
-        {"namespace": "default", "label_selector": "app=web", "field_selector": "status.phase=Running"},
+        {"label_selector": " app=web ", "field_selector": "status.phase=Running", "limit": "20"},
+        {
+            **FIRST_PAGE,
+            "namespace": "default",
+            "label_selector": "app=web",
+            "field_selector": "status.phase=Running",
+            "limit": 20,
+        },
     ),
+    (
+        "list_jobs",
+        {"namespace": "staging", "continue_token": PAGE_TOKEN},
+        {**FIRST_PAGE, "namespace": "staging", "continue_token": PAGE_TOKEN},
+    ),
+    ("list_pvs", {}, {"label_selector": None, "limit": 100, "continue_token": None}),
+    ("describe_pv", {"pv_name": "pv-data"}, {"pv_name": "pv-data"}),
     (
         "get_pod_logs",
         {"pod_name": "web-1", "tail_lines": "20"},
@@ -210,7 +227,7 @@ NORMALISED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         },
     ),
     ("describe_pod", {"pod_name": "web-1"}, {"pod_name": "web-1", "namespace": "default"}),
-    ("list_deployments", {}, {"namespace": "default"}),
+    ("list_deployments", {}, {"namespace": "default", **FIRST_PAGE}),
     ("describe_deployment", {"deployment_name": "web"}, {"deployment_name": "web", "namespace": "default"}),
     ("get_node_status", {}, {"node_name": None}),
     ("list_events", {}, {"namespace": "default", "type": None, "field_selector": None, "limit": 50}),
@@ -299,8 +316,7 @@ async def test_the_listing_input_describes_the_whole_catalog(open_gateway: Gatew
         assert (action["namespace"], action["name"]) == (None, None)
         assert action["write"] is (entry["tool"]["name"] in WRITE_TOOLS)
         assert entry["tool"]["read_only"] is not action["write"]
-        cluster_scoped = {"list_namespaces", "get_node_status", *APPROVAL_TOOLS}
-        assert action["cluster_scoped"] is (entry["tool"]["name"] in cluster_scoped)
+        assert action["cluster_scoped"] is (entry["tool"]["name"] in {*CLUSTER_SCOPED_TOOLS, *APPROVAL_TOOLS})
         assert action["verb"] in ({"patch"} if action["write"] else {"get", "list"})
 
 

@@ -152,7 +152,7 @@ async def test_a_slow_api_server_times_out_once_with_a_clear_message(
     """The kube timeout bounds the call: one request, reported as a timeout (not as unreachable)."""
     message = await real_kube_gateway.error("describe_pod", {"pod_name": "slow"})
 
-    assert message == "the Kubernetes API did not answer within 0.3s"
+    assert message == "the Kubernetes API did not answer within 1s"
     assert api_server.requests == [("GET", "/api/v1/namespaces/default/pods/slow")]
 
 

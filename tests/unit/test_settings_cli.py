@@ -64,6 +64,7 @@ GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
         ),
         (["--max-log-lines", "0"], {}, ["--max-log-lines / K8S_MCP_MAX_LOG_LINES", "greater than or equal to 1"]),
         ([], {"K8S_MCP_MAX_LOG_LINES": "10001"}, ["--max-log-lines / K8S_MCP_MAX_LOG_LINES", "10000"]),
+        ([], {"K8S_MCP_NAMESPACES": "Bad_NS"}, ["--namespaces / K8S_MCP_NAMESPACES: 'Bad_NS' is not a DNS-1123"]),
     ],
 )
 def test_an_invalid_setting_stops_the_gateway_naming_flag_and_variable(
@@ -77,8 +78,25 @@ def test_an_invalid_setting_stops_the_gateway_naming_flag_and_variable(
 
     message = str(stopped.value.code)
     assert message.startswith("invalid setting ")
+    assert "Value error" not in message
     for name in names:
         assert name in message
+
+
+def test_serve_help_shows_every_setting_with_its_choices_default_and_variable(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["serve", "--help"])
+
+    assert stopped.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--mode {readonly,readwrite}" in shown
+    assert "(default: readonly; env K8S_MCP_MODE)" in shown
+    assert "--transport {stdio,http}" in shown
+    assert "(default: unset; env K8S_MCP_NAMESPACES)" in shown
+    for name in Settings.model_fields:
+        assert f"env K8S_MCP_{name.upper()})" in shown
 
 
 @pytest.mark.parametrize(

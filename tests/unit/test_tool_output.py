@@ -6,20 +6,13 @@ import json
 
 import pytest
 
-from tests.support import SECRET_SENTINEL, Harness
+from tests.support import KUBE_READ_TOOLS, SECRET_SENTINEL, Harness, arguments_for
 
 
-@pytest.mark.parametrize(
-    ("tool", "arguments"),
-    [
-        ("describe_pod", {"pod_name": "web-1"}),
-        ("describe_deployment", {"deployment_name": "web"}),
-        ("list_pods", {}),
-        ("list_deployments", {}),
-    ],
-)
-async def test_no_secret_value_reaches_the_agent(gateway: Harness, tool: str, arguments: dict[str, str]) -> None:
-    result = await gateway.call(tool, arguments)
+@pytest.mark.parametrize("tool", KUBE_READ_TOOLS)
+async def test_no_secret_value_reaches_the_agent(gateway: Harness, tool: str) -> None:
+    """The canned objects carry the sentinel in last-applied annotations and a ConfigMap value."""
+    result = await gateway.call(tool, arguments_for(tool))
 
     assert not result.is_error
     shown = json.dumps(result.structured_content) + "".join(getattr(c, "text", "") for c in result.content)

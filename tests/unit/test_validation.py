@@ -6,12 +6,23 @@ from typing import Any
 
 import pytest
 
-from tests.support import ALL_TOOLS, NAMESPACED_TOOLS, READ_TOOLS, VALID_ARGUMENTS, Harness, OpaStub, arguments_for
+from tests.support import (
+    ALL_TOOLS,
+    LIST_TOOLS,
+    NAME_ARGUMENT,
+    NAMESPACED_TOOLS,
+    READ_TOOLS,
+    VALID_ARGUMENTS,
+    Harness,
+    OpaStub,
+    arguments_for,
+)
 
 LABEL_RULE = "must be a DNS-1123 label"
 SUBDOMAIN_RULE = "must be a DNS-1123 subdomain"
 NOT_A_STRING = "Input should be a valid string"
 NOT_AN_ARGUMENT = "is not an argument of this tool"
+CONTINUE_RULE = "must be the `continue` value of a previous page, unchanged"
 BAD_APPROVAL_IDS = ["apr-1", "a" * 31, "a" * 33, "-" + "a" * 31, "../" + "a" * 29, "a" * 31 + "\n", "a" * 31 + "=", ""]
 APPROVAL_ID_RULE = "must be an approval id: 32 letters, digits, '-' or '_', not starting with '-'"
 
@@ -33,14 +44,6 @@ BAD_NAMESPACES: list[tuple[Any, str]] = [
     (["prod"], NOT_A_STRING),
 ]
 
-NAME_ARGUMENT = {
-    "get_pod_logs": "pod_name",
-    "describe_pod": "pod_name",
-    "describe_deployment": "deployment_name",
-    "restart_deployment": "deployment_name",
-    "scale_deployment": "deployment_name",
-    "get_node_status": "node_name",
-}
 BAD_NAMES: list[tuple[Any, str]] = [
     ("secret/x", SUBDOMAIN_RULE),
     ("-bad", SUBDOMAIN_RULE),
@@ -82,20 +85,23 @@ OTHER_BAD_ARGUMENTS: list[tuple[str, str, Any, str]] = [
     ("scale_deployment", "replicas", "many", "valid integer"),
     ("scale_deployment", "dry_run", "sometimes", "valid boolean"),
     ("restart_deployment", "dry_run", [], "valid boolean"),
+    *[(tool, "limit", 0, "greater than or equal to 1") for tool in LIST_TOOLS],
+    *[(tool, "limit", 501, "less than or equal to 500") for tool in LIST_TOOLS],
+    ("list_pvs", "limit", "many", "valid integer"),
+    ("list_jobs", "continue_token", "", CONTINUE_RULE),
+    ("list_jobs", "continue_token", "eyJ2Ijoi fQ", CONTINUE_RULE),
+    ("list_services", "continue_token", "../../prod/x", CONTINUE_RULE),
+    ("list_pvs", "continue_token", "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ\n", CONTINUE_RULE),
+    ("list_configmaps", "continue_token", "a" * 4097, "at most 4096 characters"),
+    ("list_pods", "continue_token", 42, NOT_A_STRING),
+    ("list_replicasets", "label_selector", "app=web;rm -rf /", "must be a label selector"),
+    ("list_pvs", "label_selector", "$(id)", "must be a label selector"),
+    ("list_hpas", "field_selector", "metadata.name", "must be a field selector"),
     # the two arguments every write takes besides its own, and get_approval's id
     *[
         (tool, "approval_id", value, APPROVAL_ID_RULE)
         for tool in ("get_approval", "scale_deployment", "restart_deployment")
-        for value in (
-            "apr-1",
-            "a" * 31,
-            "a" * 33,
-            "-" + "a" * 31,
-            "../" + "a" * 29,
-            "a" * 31 + "\n",
-            "a" * 31 + "=",
-            "",
-        )
+        for value in BAD_APPROVAL_IDS
     ],
     ("get_approval", "approval_id", None, NOT_A_STRING),
     ("scale_deployment", "approval_id", 7, NOT_A_STRING),
@@ -197,6 +203,11 @@ async def test_an_unknown_tool_is_refused_and_audited(gateway: Harness, opa_stub
         ("get_pod_logs", {"pod_name": "web-1.abc", "tail_lines": 10_000, "since_seconds": 604_800}),
         ("get_node_status", {"node_name": "ip-10-0-0-1.ec2.internal"}),
         ("list_events", {"type": "Warning", "limit": 500}),
+        ("list_pods", {"limit": 1, "continue_token": "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6NDJ9"}),
+        ("list_pvs", {"limit": 500, "label_selector": "type=local"}),
+        ("list_services", {"namespace": "staging", "field_selector": "metadata.name=web"}),
+        ("describe_hpa", {"hpa_name": "web.v2"}),
+        ("rollout_history", {"deployment_name": "a" * 253}),
         ("scale_deployment", {"deployment_name": "web", "replicas": 0}),
         ("scale_deployment", {"deployment_name": "web", "replicas": 100}),
     ],
