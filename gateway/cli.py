@@ -3,7 +3,8 @@
 `serve` runs the gateway and `approvals` decides its approval requests; each setting of
 `gateway.settings.Settings` is also a flag of both, generated from the model so names, defaults
 and help never drift. A flag beats its `K8S_MCP_*` variable. `opa-token` creates the token that
-locks OPA's API to the gateway, before either starts; `rbac` prints the gateway's RBAC.
+locks OPA's API to the gateway, before either starts; `rbac` prints the gateway's RBAC; `policy`
+replays an audit log against a candidate policy and explains one call's decision.
 Logs go to stderr: on stdio, stdout is the protocol channel.
 """
 
@@ -22,7 +23,7 @@ import uvicorn
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from gateway import __version__, rbac
+from gateway import __version__, policy_commands, rbac
 from gateway.approvals import commands as approvals
 from gateway.approvals.store import StoreOpenError
 from gateway.auth import AuthConfigError
@@ -99,6 +100,9 @@ def parser() -> argparse.ArgumentParser:
         help="The policy data whose mcp.config namespaces and cluster_reads bound the grants.",
     )
     rbac.add_argument("--output", "-o", type=Path, help="Write the manifest to this file instead of stdout.")
+    policy_commands.add_commands(
+        commands.add_parser("policy", help=policy_commands.HELP, description=policy_commands.HELP)
+    )
     token = commands.add_parser(
         "opa-token",
         help="Create the token that locks OPA's API to the gateway (kept if DIR already holds one).",
@@ -186,6 +190,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command == "rbac":
         _rbac(args.policy_data, args.output)
+        return
+    if args.command == "policy":
+        status = policy_commands.run(args)
+        if status:
+            raise SystemExit(status)
         return
     if args.command == "demo":
         # Imported here: the demo's sandbox is not needed by `serve`, which clients start often.

@@ -5,11 +5,12 @@ gateway's own floor (its mode and namespace switches refuse, its dry-run switch 
 the policy says), asks OPA (through the approval flow, which carries the approval a write names
 and answers a write that waits for one), enforces the decision (deny, or allow with obligations
 applied), makes sure the call's audit record can be written, and only then lets the call through
-to the tool. A `tools/call` the MCP layer rejects before that (its params do not parse) is audited
-too. For `tools/list` it asks OPA once which tools this principal could be allowed and hides the
-rest; the listing is a courtesy, every call is decided again. It runs on every transport:
-FastMCP's own auth checks are skipped on stdio, this is not. It knows OPA and nothing about
-Kubernetes.
+to the tool. The call's record keeps the input document of its decision and the decision's
+warnings, which also reach the agent in the result's `_meta`. A `tools/call` the MCP layer
+rejects before the guard sees it (its params do not parse) is audited too. For `tools/list` it
+asks OPA once which tools this principal could be allowed and hides the rest; the listing is a
+courtesy, every call is decided again. It runs on every transport: FastMCP's own auth checks are
+skipped on stdio, this is not. It knows OPA and nothing about Kubernetes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
 from pydantic import ValidationError
 
-from gateway.approvals.flow import ApprovalFlow
+from gateway.approvals.flow import ApprovalFlow, Decide
 from gateway.audit import AuditLog, utc_now
 from gateway.catalog import Catalog, Entry
 from gateway.errors import (
@@ -49,6 +51,11 @@ from gateway.validation import validate_arguments
 log = logging.getLogger(__name__)
 
 INPUT_VERSION = 1
+WARNINGS_META = "k8s-mcp-gateway/warnings"
+"""The key of a result's `_meta` that carries the policy's warnings about the call."""
+
+_CALL_RECORD: ContextVar[dict[str, Any] | None] = ContextVar("k8s_mcp_gateway_call_record", default=None)
+"""The audit record of the `tools/call` being decided in this context."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,6 +112,64 @@ def action_digest(*, tool: str, arguments: dict[str, Any], cluster: str) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def new_request(transport: Transport) -> dict[str, Any]:
+    """`input.request` of a call or listing received now."""
+    return {"id": str(uuid.uuid4()), "time": utc_now(), "transport": transport}
+
+
+def build_input(
+    entry: Entry,
+    raw_arguments: dict[str, Any],
+    *,
+    request: dict[str, Any],
+    principal: dict[str, Any],
+    gateway: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The input document of a call of `entry`: its arguments validated, its action bound, its digest.
+
+    Raises `InvalidArguments` naming each field and rule an argument breaks. `gateway` is
+    `GatewayState.document()`; `approval` is null here, the approval flow fills it in.
+    """
+    arguments = validate_arguments(entry.arguments, raw_arguments)
+    return {
+        "version": INPUT_VERSION,
+        "request": request,
+        "principal": principal,
+        "tool": entry.tool_document,
+        "arguments": arguments,
+        "action": entry.action.bind(arguments),
+        "gateway": gateway,
+        "action_digest": action_digest(tool=entry.name, arguments=arguments, cluster=gateway["cluster"]),
+        "approval": None,
+    }
+
+
+def recorded(decide: Decide) -> Decide:
+    """`decide`, keeping each exchange with OPA in the audit record of the call it decides.
+
+    The approval flow asks OPA on the guard's behalf, adds the approval the call names to the
+    input, and may ask again after a wait; the record keeps the last exchange, so its `input` is
+    exactly the document behind the `allow`, `reasons`, `approval_required` and `warnings` it
+    records, and a record has an `input` only when OPA answered it.
+    """
+
+    async def decide_and_record(document: dict[str, Any]) -> Decision:
+        decision = await decide(document)
+        record = _CALL_RECORD.get()
+        if record is not None:
+            record.update(
+                input=document,
+                decision_id=decision.decision_id,
+                allow=decision.allow,
+                reasons=decision.reasons,
+                approval_required=decision.approval.required,
+                warnings=decision.warnings,
+            )
+        return decision
+
+    return decide_and_record
+
+
 def apply_obligations(arguments: dict[str, Any], decision: Decision, *, max_log_lines: int) -> dict[str, Any]:
     """Narrow the arguments as the policy obliges: cap log lines, force dry runs.
 
@@ -122,7 +187,11 @@ def apply_obligations(arguments: dict[str, Any], decision: Decision, *, max_log_
 
 
 class Guard(Middleware):
-    """Policy enforcement point for every tool call and every tool listing."""
+    """Policy enforcement point for every tool call and every tool listing.
+
+    `approvals` must ask OPA through `recorded(policy.decide)`: that is how a call's record gets
+    its decision. `warnings_total` counts the warnings of every call this guard decided.
+    """
 
     def __init__(
         self,
@@ -141,6 +210,7 @@ class Guard(Middleware):
         self.stdio_identity = stdio_identity
         self.approvals = approvals
         self._gateway_document = gateway.document()
+        self.warnings_total = 0
 
     async def on_call_tool(
         self,
@@ -151,6 +221,7 @@ class Guard(Middleware):
         params = context.message
         request = self._request(context)
         record = _call_record(request, tool=params.name, arguments=dict(params.arguments or {}))
+        deciding = _CALL_RECORD.set(record)
         ran = False
         try:
             result = await self._run(context, call_next, request, record)
@@ -179,7 +250,11 @@ class Guard(Middleware):
             record["error"] = f"internal error ({type(exc).__name__})"
             raise GatewayError(f"internal error in {params.name}; see the gateway log") from None
         finally:
+            _CALL_RECORD.reset(deciding)
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            if record.get("warnings"):
+                self.warnings_total += len(record["warnings"])
+                record["warnings_total"] = self.warnings_total
             if not ran:
                 await self.audit.record(record)
         try:
@@ -205,18 +280,19 @@ class Guard(Middleware):
             raise UnknownTool(params.name)
         tool_arguments, carried = self.approvals.split(write=entry.action.write, raw=record["arguments"])
         record.update(carried.audit)
-        arguments = validate_arguments(entry.arguments, tool_arguments)
-        document = self._input(entry, arguments, request, record["principal"])
+        document = build_input(
+            entry, tool_arguments, request=request, principal=record["principal"], gateway=self._gateway_document
+        )
+        arguments = document["arguments"]
         record.update(arguments=arguments, action=document["action"], action_digest=document["action_digest"])
         self.gateway.refuse(document["action"])
-        # OPA decides, with the approval the call names; a call waiting for one is answered here.
+        # OPA decides (recorded in `record`), with the approval the call names; a call waiting for one is answered here.
         settled = await self.approvals.settle(document, carried, context.fastmcp_context)
         decision = settled.decision
-        record.update(decision_id=decision.decision_id, allow=decision.allow, reasons=decision.reasons)
         record.update(settled.audit)
         if settled.answer is not None:
             record["outcome"] = settled.outcome
-            return settled.answer
+            return _with_warnings(settled.answer, decision.warnings)
         self._enforce(decision)
         write = entry.action.write
         narrowed = self.gateway.narrow(
@@ -230,7 +306,7 @@ class Guard(Middleware):
             await self.audit.ready()
         result = await call_next(context.copy(message=params.model_copy(update={"arguments": narrowed})))
         record["outcome"] = "ok"
-        return result
+        return _with_warnings(result, decision.warnings)
 
     async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
         """Audit a `tools/call` the MCP layer rejects before `on_call_tool`: its params do not parse.
@@ -286,27 +362,8 @@ class Guard(Middleware):
             )
         raise Denied(decision.reasons)
 
-    def _input(
-        self, entry: Entry, arguments: dict[str, Any], request: dict[str, Any], who: dict[str, Any]
-    ) -> dict[str, Any]:
-        return {
-            "version": INPUT_VERSION,
-            "request": request,
-            "principal": who,
-            "tool": entry.tool_document,
-            "arguments": arguments,
-            "action": entry.action.bind(arguments),
-            "gateway": self._gateway_document,
-            "action_digest": action_digest(tool=entry.name, arguments=arguments, cluster=self.gateway.cluster),
-            "approval": None,
-        }
-
     def _request(self, context: MiddlewareContext[Any]) -> dict[str, Any]:
-        return {
-            "id": str(uuid.uuid4()),
-            "time": utc_now(),
-            "transport": self._transport(context),
-        }
+        return new_request(self._transport(context))
 
     def _transport(self, context: MiddlewareContext[Any]) -> Transport:
         ctx = context.fastmcp_context
@@ -328,6 +385,13 @@ def _client_info(context: MiddlewareContext[Any]) -> dict[str, str | None]:
         params = None
     info = params.client_info if params is not None else None
     return {"name": info.name if info else None, "version": info.version if info else None}
+
+
+def _with_warnings(result: ToolResult, warnings: list[str]) -> ToolResult:
+    """`result` with the policy's warnings in its `_meta`, for the agent to see (unchanged without any)."""
+    if not warnings:
+        return result
+    return result.model_copy(update={"meta": {**(result.meta or {}), WARNINGS_META: list(warnings)}})
 
 
 def _call_record(request: dict[str, Any], *, tool: str | None, arguments: Any) -> dict[str, Any]:

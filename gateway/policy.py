@@ -41,12 +41,16 @@ class Obligations(_Strict):
 
 
 class Decision(_Strict):
-    """The decision document (the README's policy contract); `decision_id` comes from OPA's envelope."""
+    """The decision document (the README's policy contract); `decision_id` comes from OPA's envelope.
+
+    `warnings` may be absent (contract version 1 had none): no warnings.
+    """
 
     allow: StrictBool
     reasons: list[StrictStr]
     approval: ApprovalRequirement
     obligations: Obligations
+    warnings: list[StrictStr] = Field(default_factory=list)
     decision_id: StrictStr | None = None
 
 

@@ -26,7 +26,7 @@ from gateway.approvals.store import SqliteApprovalStore
 from gateway.audit import AuditLog
 from gateway.auth import build_verifier
 from gateway.catalog import Catalog
-from gateway.guard import GatewayState, Guard
+from gateway.guard import GatewayState, Guard, recorded
 from gateway.http_app import build_http_app
 from gateway.identity import StdioIdentity
 from gateway.kube import Kube, load_api_client
@@ -146,7 +146,7 @@ class Gateway:
         catalog = Catalog()
         flow = ApprovalFlow(
             service=ApprovalService(store=store, audit=audit),
-            decide=policy.decide,
+            decide=recorded(policy.decide),
             preview=lambda tool, arguments: preview(kube, _preview_of(catalog, tool), arguments),
             max_wait=settings.approvals_max_wait,
             confirm_timeout=settings.approvals_confirm_timeout,

@@ -7,7 +7,8 @@
 #   action for every write. Before them, the caller: one without a verified credential is
 #   admitted on stdio only (the local, configured principal), unless the data sets
 #   allow_unauthenticated_http. Settings come from data.mcp.config (policies/data.json); a key
-#   missing from the data falls back to the strictest value.
+#   missing from the data falls back to the strictest value. A staged rule (data.mcp.config.rollout)
+#   either denies or, in warn mode, only warns.
 package mcp.authz
 
 import rego.v1
@@ -17,18 +18,22 @@ import rego.v1
 # description: |
 #   The decision document of contract version 1, defined for any input: allow, sorted
 #   human-readable reasons (empty when allowed), the approval the call still needs
-#   (required false and zero values unless a write lacks a valid approval) and the
-#   obligations the gateway applies before running the call.
+#   (required false and zero values unless a write lacks a valid approval), the
+#   obligations the gateway applies before running the call, and sorted warnings from the
+#   staged rules in warn mode (only when there is one: absent means none).
 # entrypoint: true
-decision := {
-	"allow": _allow,
-	"reasons": sort(_reasons),
-	"approval": _approval_requirement,
-	"obligations": {
-		"max_log_lines": _max_log_lines,
-		"dry_run": _dry_run,
+decision := object.union(
+	{
+		"allow": _allow,
+		"reasons": sort(_reasons),
+		"approval": _approval_requirement,
+		"obligations": {
+			"max_log_lines": _max_log_lines,
+			"dry_run": _dry_run,
+		},
 	},
-}
+	_warnings_member,
+)
 
 # METADATA
 # title: Tools shown by tools/list
@@ -128,9 +133,14 @@ _principal_ok if _non_empty_string(input.principal.sub)
 
 # stdio's principal is configured by whoever started the gateway and trusted as local; any other
 # transport (HTTP, or none named) needs a verified credential unless the data admits the caller
+default _authenticated := false
+
+# true only, never "true" or 1
+_authenticated if input.principal.authenticated == true
+
 default _caller_admitted := false
 
-_caller_admitted if input.principal.authenticated == true
+_caller_admitted if _authenticated
 
 _caller_admitted if input.request.transport == "stdio"
 
@@ -256,6 +266,46 @@ _action_denials contains sprintf("cluster-scoped resource %s is not in the clust
 	not _cluster_read_allowed(_action)
 	resource := json.marshal(_action.resource)
 }
+
+# Staged rules (below) that are enforced.
+
+_action_denials contains sprintf("%s (rule %s)", [finding.message, finding.rule]) if {
+	some finding in _staged
+	not _warn_only(finding.rule)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Staged rules: data.mcp.config.rollout names each one "warn" or "enforce"
+# ---------------------------------------------------------------------------------------------
+
+# What the staged rules find in this call: {"rule": name, "message": why it denies the call}.
+# Enforced, a finding denies the call like any other reason; in warn mode the call is decided as
+# if the rule did not exist and the decision carries the finding as a warning.
+
+# authenticated_writes: a write needs a caller whose identity the gateway verified (an HTTP
+# caller with a valid token); the configured stdio principal and system:anonymous can only read
+_staged contains {"rule": "authenticated_writes", "message": message} if {
+	_is_write
+	not _authenticated
+	caller := json.marshal(object.get(input, ["principal", "sub"], null))
+	message := sprintf("writes need a caller with a verified identity, and %s is not authenticated", [caller])
+}
+
+default _rollout := {}
+
+_rollout := _config.rollout if is_object(_config.rollout)
+
+# "warn" only when the data says exactly that: a rule it does not name, or any other value, is enforced
+_warn_only(rule) if _rollout[rule] == "warn"
+
+_warnings contains sprintf("%s (rule %s, warn mode: denied once enforced)", [finding.message, finding.rule]) if {
+	some finding in _staged
+	_warn_only(finding.rule)
+}
+
+default _warnings_member := {}
+
+_warnings_member := {"warnings": sort(_warnings)} if count(_warnings) > 0
 
 # ---------------------------------------------------------------------------------------------
 # Listing

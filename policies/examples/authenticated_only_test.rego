@@ -51,11 +51,17 @@ test_fail_no_principal_at_all if {
 	]) with input as object.remove(f.read_pods(f.alice, "staging"), ["principal"])
 }
 
+# the shipped policy's warning about a write by an unverified caller (rule authenticated_writes, shipped in warn mode)
+unverified_write_warning := concat("", [
+	`writes need a caller with a verified identity, and "alice" is not authenticated`,
+	" (rule authenticated_writes, warn mode: denied once enforced)",
+])
+
 test_fail_unauthenticated_write_gets_no_approval_offer if {
 	authenticated_only.decision == f.needs(f.leads_review, [f.leads_review_text])
 		with input as f.restart(f.alice, "default")
 		with policy_data as f.readwrite
-	authenticated_only.decision == unverified("alice")
+	authenticated_only.decision == object.union(unverified("alice"), {"warnings": [unverified_write_warning]})
 		with input as f.restart(local_alice, "default")
 		with policy_data as f.readwrite
 }
