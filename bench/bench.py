@@ -78,6 +78,7 @@ from kubernetes.client import (
 )
 
 from gateway.catalog import Catalog
+from gateway.guard import Guard, recorded
 from gateway.kube import Kube
 from gateway.policy import Decision, PolicyClient
 from gateway.sandbox.binaries import REPO_ROOT, find_binary
@@ -318,6 +319,17 @@ class MinimalOpaClient:
 
 # What replaces `PolicyClient.decide` in each variant of the decomposition.
 Decide = Callable[[dict[str, Any]], Awaitable[Decision]]
+
+
+def answered_by(gateway: Gateway, decide: Decide) -> contextlib.AbstractContextManager[Any]:
+    """The guard's question answered by `decide`, still recorded in the call's audit record.
+
+    The guard asks through its approval flow, which holds the decide function it was built with.
+    """
+    [guard] = [middleware for middleware in gateway.server.middleware if isinstance(middleware, Guard)]
+    return mock.patch.object(guard.approvals, "decide", recorded(decide))
+
+
 WAIT_S = 0.0005
 
 
@@ -331,17 +343,17 @@ async def guard_decomposition(
     audit, nothing else); an answer after a 0.5 ms wait on another thread (no work: the price of
     letting the event loop go idle once per call); the real OPA asked by `MinimalOpaClient`; and
     the real OPA asked by `PolicyClient` as shipped. Each step's increment is one cause. `decide`
-    and `AuditLog.record` are timed from the inside too. Returns the figures and an input document
+    and `AuditLog.append` are timed from the inside too. Returns the figures and an input document
     the guard sent, for the client measurements.
     """
     documents: list[dict[str, Any]] = []
-    real_decide, real_record = gateway.policy.decide, gateway.audit.record
+    real_decide, real_append = gateway.policy.decide, gateway.audit.append
 
     async def capture(document: dict[str, Any]) -> Decision:
         documents[:] = [document]
         return await real_decide(document)
 
-    with mock.patch.object(gateway.policy, "decide", capture):
+    with answered_by(gateway, capture):
         await call_ok(guarded)
     canned = await real_decide(documents[0])
     waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-wait")
@@ -377,17 +389,14 @@ async def guard_decomposition(
             finally:
                 decide_s[name].append(time.perf_counter() - started)
 
-        async def timed_record(entry: dict[str, Any]) -> None:
+        async def timed_append(entry: dict[str, Any], *, sync: bool = False) -> None:
             started = time.perf_counter()
             try:
-                await real_record(entry)
+                await real_append(entry, sync=sync)
             finally:
                 record_s[name].append(time.perf_counter() - started)
 
-        with (
-            mock.patch.object(gateway.policy, "decide", timed_decide),
-            mock.patch.object(gateway.audit, "record", timed_record),
-        ):
+        with answered_by(gateway, timed_decide), mock.patch.object(gateway.audit, "append", timed_append):
             for _ in range(calls):
                 total[name].append(await timed(functools.partial(call_ok, guarded)))
 
