@@ -29,6 +29,7 @@ from gateway.approvals.store import StoreOpenError
 from gateway.auth import AuthConfigError
 from gateway.catalog import Catalog
 from gateway.kube import KubeConfigError
+from gateway.logs import configure_logging
 from gateway.opa_token import DATA_FILE, TOKEN_FILE, TokenError, write_token
 from gateway.server import Gateway
 from gateway.settings import Settings
@@ -127,10 +128,6 @@ def load_settings(flags: dict[str, Any]) -> Settings:
         raise SystemExit("\n".join(lines)) from None
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 async def _serve(settings: Settings) -> None:
     if settings.opa_token is None and settings.opa_token_file is None:
         log.warning(
@@ -166,6 +163,10 @@ async def _serve(settings: Settings) -> None:
                 host=settings.host,
                 port=settings.port,
                 log_level=settings.log_level.lower(),
+                # uvicorn's loggers go through the gateway's handler (one format on stderr), and
+                # calls are in the audit trail, so there is no per-request access log line.
+                log_config=None,
+                access_log=False,
                 lifespan="on",
                 ws="none",  # MCP's streamable HTTP has no WebSocket route
                 timeout_graceful_shutdown=2,
@@ -200,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # Imported here: the demo's sandbox is not needed by `serve`, which clients start often.
         from gateway.demo import run_demo  # noqa: PLC0415
 
-        _configure_logging("WARNING")
+        configure_logging(level="WARNING")
         run_demo(once=args.once)
         return
     if args.command == "opa-token":
@@ -211,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stderr.write(f"OPA token ready: {args.directory / TOKEN_FILE}, {args.directory / DATA_FILE}\n")
         return
     settings = load_settings(vars(args))
-    _configure_logging(settings.log_level)
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
     if args.command == "approvals":
         approvals.run(args, settings)
         return

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gateway.logs import LogFormat
 from gateway.opa_token import check_token
 from gateway.validation import DNS1123_LABEL
 
@@ -154,6 +155,7 @@ class Settings(BaseSettings):
         description="Longest value (bytes of JSON) kept whole in an audit record; longer: length, sha256, prefix.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level (stderr).")
+    log_format: LogFormat = Field("text", description="Log format on stderr: text lines, or one JSON object per line.")
 
     kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: in-cluster, then ~/.kube/config).")
     context: str | None = Field(None, description="Kubeconfig context to use.")

@@ -151,3 +151,19 @@ async def test_stdout_carries_only_json_rpc(tmp_path: Path, opa: OpaServer) -> N
         assert {"id", "method"} & set(message)
     record = read_audit(Path(env["K8S_MCP_AUDIT_PATH"]))[-1]
     assert (record["principal"]["client"], record["transport"]) == ({"name": "raw-client", "version": "1.0"}, "stdio")
+
+
+async def test_with_log_format_json_every_stderr_line_is_one_json_object(tmp_path: Path, opa: OpaServer) -> None:
+    """uvicorn's lines included: one format on stderr, for a log pipeline to parse."""
+    env = {**gateway_env(tmp_path, opa), "K8S_MCP_LOG_FORMAT": "json", "K8S_MCP_LOG_LEVEL": "INFO"}
+    with serve_http(env, tmp_path) as served:
+        async with served.client() as client:
+            await client.list_tools()
+
+    lines = (tmp_path / "gateway.log").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert entries
+    assert all(set(entry) >= {"time", "level", "logger", "message"} for entry in entries)
+    loggers = {entry["logger"] for entry in entries}
+    assert "gateway" in loggers
+    assert any(name.startswith("uvicorn") for name in loggers)
