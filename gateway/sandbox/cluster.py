@@ -111,7 +111,7 @@ class ClusterStartError(RuntimeError):
 AuditEvent = dict[str, Any]
 
 
-class AuditLog:
+class ApiserverAuditLog:
     """Reads the apiserver's JSON audit log, so tests can count the requests a tool made.
 
     The audit policy logs one `ResponseComplete` event per request. Take a `mark()` before the
@@ -292,8 +292,8 @@ class LocalCluster(Service):
         return self._path("audit.log")
 
     @property
-    def audit(self) -> AuditLog:
-        return AuditLog(self.audit_log)
+    def audit(self) -> ApiserverAuditLog:
+        return ApiserverAuditLog(self.audit_log)
 
     @property
     def ca_file(self) -> Path:
