@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections.abc import Callable
 
 from gateway.approvals.model import OPEN_STATES, Approval, Approver
@@ -44,9 +45,13 @@ def add_commands(parser: argparse.ArgumentParser, *, settings_flags: Callable[[a
 
 
 def run(args: argparse.Namespace, settings: Settings) -> None:
-    """Run one approvals command; a refusal exits with status 1 and a one-line reason."""
+    """Run one approvals command; a refusal exits with status 1 and a one-line reason.
+
+    Its answer is the command's output, on stdout like `rbac`'s: this is the operator's command
+    line, never the MCP stdio channel.
+    """
     try:
-        print(asyncio.run(_run(args, settings)))
+        sys.stdout.write(asyncio.run(_run(args, settings)) + "\n")
     except (GatewayError, StoreOpenError) as exc:
         raise SystemExit(f"error: {exc}") from None
 

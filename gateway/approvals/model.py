@@ -94,10 +94,6 @@ class Approval:
         """Whether `person` requested it or is among its approvers: who may read it to decide it."""
         return person.sub == self.requested_by or any(person.matches(rule) for rule in self.approvers)
 
-    def is_open(self, now: float) -> bool:
-        """Still able to come to run a call: pending or approved, and not past its expiry."""
-        return self.state in OPEN_STATES and self.expires_at > now
-
     def document(self) -> dict[str, Any]:
         """`input.approval`: the README's contract shape, what the policy validates."""
         return {

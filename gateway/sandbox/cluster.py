@@ -301,15 +301,6 @@ class LocalCluster(Service):
         return self._path("ca.crt")
 
     @property
-    def gateway_user(self) -> str:
-        """The gateway's username as the apiserver (and its audit log) sees it."""
-        return GATEWAY_USER
-
-    @property
-    def admin_user(self) -> str:
-        return ADMIN_USER
-
-    @property
     def gateway_token(self) -> str:
         if self._gateway_token is None:
             raise RuntimeError("LocalCluster is not started")
