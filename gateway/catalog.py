@@ -16,8 +16,10 @@ from typing import Any, Literal
 
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from gateway.approvals import tools as approvals
+from gateway.approvals.outputs import ApprovalList, ApprovalPending, ApprovalView
 from gateway.approvals.tools import GATEWAY_GROUP
 from gateway.preview import PreviewFunction
 from gateway.tools import (
@@ -38,6 +40,7 @@ from gateway.tools import (
     services,
     statefulsets,
 )
+from gateway.tools import outputs as out
 from gateway.validation import arguments_model
 
 
@@ -89,10 +92,13 @@ class ApiCall:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Entry:
-    """One tool: its handler, its action, the other API calls it makes and its MCP behaviour hints."""
+    """One tool: its handler, its action, what it answers, the other API calls it makes and its MCP
+    behaviour hints."""
 
     handler: Callable[..., Any]
     action: ActionTemplate
+    output: type[BaseModel]
+    """The model of the handler's answer: the tool's `outputSchema` (`gateway.tools.outputs`)."""
     extra_calls: tuple[ApiCall, ...] = ()
     destructive: bool = False
     idempotent: bool = True
@@ -125,6 +131,14 @@ class Entry:
     def read_only(self) -> bool:
         return not self.action.write
 
+    def output_schema(self, *, approvals: bool) -> dict[str, Any]:
+        """The tool's `outputSchema`. With `approvals`, a write may instead answer that it waits for an
+        approval (`ApprovalPending`), so its schema is either; the root stays an object, as MCP requires."""
+        if not (self.action.write and approvals):
+            return self.output.model_json_schema(mode="serialization")
+        refs, defs = models_json_schema([(self.output, "serialization"), (ApprovalPending, "serialization")])
+        return {"type": "object", "anyOf": list(refs.values()), **defs}
+
     def annotations(self) -> ToolAnnotations:
         return ToolAnnotations(
             read_only_hint=self.read_only,
@@ -151,20 +165,24 @@ def _reads(
     describing: Callable[..., Any],
     resource: str,
     name_arg: str,
+    outputs: tuple[type[BaseModel], type[BaseModel]],
     *,
     cluster: bool = False,
     extra_calls: tuple[ApiCall, ...] = (),
 ) -> tuple[Entry, Entry]:
     """The `list_*` and `describe_*` tools of one `group/resource`: a list, and a get of one named
-    object that also reads the object's events; `extra_calls` are the other calls both make."""
+    object that also reads the object's events; `outputs` are their answers' models and
+    `extra_calls` the other calls both make."""
     group, _, plural = resource.rpartition("/")
     listed = ActionTemplate(verb="list", resource=plural, group=group, cluster_scoped=cluster)
     recent_events = CLUSTER_EVENTS if cluster else RECENT_EVENTS
+    listed_output, described_output = outputs
     return (
-        Entry(handler=listing, action=listed, extra_calls=extra_calls),
+        Entry(handler=listing, action=listed, output=listed_output, extra_calls=extra_calls),
         Entry(
             handler=describing,
             action=replace(listed, verb="get", name_arg=name_arg),
+            output=described_output,
             extra_calls=(*extra_calls, recent_events),
         ),
     )
@@ -174,52 +192,119 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         handler=namespaces.list_namespaces,
         action=ActionTemplate(verb="list", resource="namespaces", cluster_scoped=True),
+        output=out.NamespaceList,
     ),
-    Entry(handler=pods.list_pods, action=ActionTemplate(verb="list", resource="pods")),
+    Entry(handler=pods.list_pods, action=ActionTemplate(verb="list", resource="pods"), output=out.PodList),
     Entry(
         handler=pods.get_pod_logs,
         action=ActionTemplate(verb="get", resource="pods", subresource="log", name_arg="pod_name"),
+        output=out.PodLog,
     ),
     Entry(
         handler=pods.describe_pod,
         action=ActionTemplate(verb="get", resource="pods", name_arg="pod_name"),
+        output=out.PodDescription,
         extra_calls=(RECENT_EVENTS,),
     ),
     Entry(
-        handler=deployments.list_deployments, action=ActionTemplate(verb="list", resource="deployments", group="apps")
+        handler=deployments.list_deployments,
+        action=ActionTemplate(verb="list", resource="deployments", group="apps"),
+        output=out.DeploymentList,
     ),
     Entry(
         handler=deployments.describe_deployment,
         action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+        output=out.DeploymentDescription,
         extra_calls=(RECENT_EVENTS,),
     ),
     Entry(
         handler=nodes.get_node_status,
         action=ActionTemplate(verb="get", resource="nodes", cluster_scoped=True, name_arg="node_name"),
+        output=out.NodeStatus,
     ),
-    Entry(handler=events.list_events, action=ActionTemplate(verb="list", resource="events")),
-    *_reads(statefulsets.list_statefulsets, statefulsets.describe_statefulset, "apps/statefulsets", "statefulset_name"),
-    *_reads(daemonsets.list_daemonsets, daemonsets.describe_daemonset, "apps/daemonsets", "daemonset_name"),
-    *_reads(replicasets.list_replicasets, replicasets.describe_replicaset, "apps/replicasets", "replicaset_name"),
-    *_reads(jobs.list_jobs, jobs.describe_job, "batch/jobs", "job_name"),
-    *_reads(cronjobs.list_cronjobs, cronjobs.describe_cronjob, "batch/cronjobs", "cronjob_name"),
+    Entry(handler=events.list_events, action=ActionTemplate(verb="list", resource="events"), output=out.EventList),
     *_reads(
-        services.list_services, services.describe_service, "services", "service_name", extra_calls=(ENDPOINT_SLICES,)
+        statefulsets.list_statefulsets,
+        statefulsets.describe_statefulset,
+        "apps/statefulsets",
+        "statefulset_name",
+        (out.StatefulSetList, out.StatefulSetDescription),
     ),
-    *_reads(ingresses.list_ingresses, ingresses.describe_ingress, "networking.k8s.io/ingresses", "ingress_name"),
-    *_reads(autoscalers.list_hpas, autoscalers.describe_hpa, "autoscaling/horizontalpodautoscalers", "hpa_name"),
     *_reads(
-        persistentvolumeclaims.list_pvcs, persistentvolumeclaims.describe_pvc, "persistentvolumeclaims", "pvc_name"
+        daemonsets.list_daemonsets,
+        daemonsets.describe_daemonset,
+        "apps/daemonsets",
+        "daemonset_name",
+        (out.DaemonSetList, out.DaemonSetDescription),
     ),
-    *_reads(persistentvolumes.list_pvs, persistentvolumes.describe_pv, "persistentvolumes", "pv_name", cluster=True),
-    *_reads(configmaps.list_configmaps, configmaps.describe_configmap, "configmaps", "configmap_name"),
+    *_reads(
+        replicasets.list_replicasets,
+        replicasets.describe_replicaset,
+        "apps/replicasets",
+        "replicaset_name",
+        (out.ReplicaSetList, out.ReplicaSetDescription),
+    ),
+    *_reads(jobs.list_jobs, jobs.describe_job, "batch/jobs", "job_name", (out.JobList, out.JobDescription)),
+    *_reads(
+        cronjobs.list_cronjobs,
+        cronjobs.describe_cronjob,
+        "batch/cronjobs",
+        "cronjob_name",
+        (out.CronJobList, out.CronJobDescription),
+    ),
+    *_reads(
+        services.list_services,
+        services.describe_service,
+        "services",
+        "service_name",
+        (out.ServiceList, out.ServiceDescription),
+        extra_calls=(ENDPOINT_SLICES,),
+    ),
+    *_reads(
+        ingresses.list_ingresses,
+        ingresses.describe_ingress,
+        "networking.k8s.io/ingresses",
+        "ingress_name",
+        (out.IngressList, out.IngressDescription),
+    ),
+    *_reads(
+        autoscalers.list_hpas,
+        autoscalers.describe_hpa,
+        "autoscaling/horizontalpodautoscalers",
+        "hpa_name",
+        (out.HpaList, out.HpaDescription),
+    ),
+    *_reads(
+        persistentvolumeclaims.list_pvcs,
+        persistentvolumeclaims.describe_pvc,
+        "persistentvolumeclaims",
+        "pvc_name",
+        (out.PvcList, out.PvcDescription),
+    ),
+    *_reads(
+        persistentvolumes.list_pvs,
+        persistentvolumes.describe_pv,
+        "persistentvolumes",
+        "pv_name",
+        (out.PvList, out.PvDescription),
+        cluster=True,
+    ),
+    *_reads(
+        configmaps.list_configmaps,
+        configmaps.describe_configmap,
+        "configmaps",
+        "configmap_name",
+        (out.ConfigMapList, out.ConfigMapDescription),
+    ),
     Entry(
         handler=deployments.rollout_status,
         action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+        output=out.RolloutStatus,
     ),
     Entry(
         handler=deployments.rollout_history,
         action=ActionTemplate(verb="get", resource="deployments", group="apps", name_arg="deployment_name"),
+        output=out.RolloutHistory,
         extra_calls=(OWNED_REPLICA_SETS,),
     ),
     Entry(
@@ -227,6 +312,7 @@ ENTRIES: tuple[Entry, ...] = (
         action=ActionTemplate(
             verb="patch", group="apps", resource="deployments", write=True, name_arg="deployment_name"
         ),
+        output=out.Restarted,
         destructive=True,
         idempotent=False,
         extra_calls=(CURRENT_DEPLOYMENT,),
@@ -242,6 +328,7 @@ ENTRIES: tuple[Entry, ...] = (
             write=True,
             name_arg="deployment_name",
         ),
+        output=out.Scaled,
         destructive=True,
         idempotent=True,
         extra_calls=(CURRENT_DEPLOYMENT,),
@@ -252,11 +339,13 @@ ENTRIES: tuple[Entry, ...] = (
         action=ActionTemplate(
             verb="get", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True, name_arg="approval_id"
         ),
+        output=ApprovalView,
         uses="approvals",
     ),
     Entry(
         handler=approvals.list_my_approvals,
         action=ActionTemplate(verb="list", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True),
+        output=ApprovalList,
         uses="approvals",
     ),
 )

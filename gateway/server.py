@@ -48,7 +48,9 @@ def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube, approvals: 
     """Register each catalog tool on `server`, bound to `kube` (or to the approval service).
 
     With `approvals`, every write also accepts its `approval_id` and `wait_seconds`, which the
-    guard takes off before the tool runs; without it, the approval tools are left out.
+    guard takes off before the tool runs, and may answer with a pending approval request instead
+    of running; without it, the approval tools are left out. Each tool's `outputSchema` is its
+    catalog entry's (`Entry.output_schema`).
     """
     for entry in catalog:
         dependency: object = kube
@@ -61,6 +63,7 @@ def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube, approvals: 
             name=entry.name,
             description=inspect.getdoc(entry.handler),
             annotations=entry.annotations(),
+            output_schema=entry.output_schema(approvals=approvals is not None),
         )
         if entry.action.write and approvals is not None:
             tool.parameters["properties"].update(approvals.carried_schema)
