@@ -21,6 +21,8 @@ from pydantic.json_schema import models_json_schema
 from gateway.approvals import tools as approvals
 from gateway.approvals.outputs import ApprovalList, ApprovalPending, ApprovalView
 from gateway.approvals.tools import GATEWAY_GROUP
+from gateway.discovery import Discovery
+from gateway.errors import GatewayError
 from gateway.preview import PreviewFunction
 from gateway.tools import (
     autoscalers,
@@ -37,10 +39,12 @@ from gateway.tools import (
     persistentvolumes,
     pods,
     replicasets,
+    resources,
     services,
     statefulsets,
 )
 from gateway.tools import outputs as out
+from gateway.tools.resources import resolved
 from gateway.validation import arguments_model
 
 
@@ -55,6 +59,9 @@ class ActionTemplate:
     cluster_scoped: bool = False
     write: bool = False
     name_arg: str | None = None
+    discovered: bool = False
+    """The group, resource and scope are the kind the arguments name, resolved at call time
+    (`Catalog.action`); `resource` is then `*`, for the `tools/list` query only."""
 
     def template(self) -> dict[str, Any]:
         """The action with no object named yet, for the `tools/list` query."""
@@ -104,8 +111,9 @@ class Entry:
     idempotent: bool = True
     preview: PreviewFunction | None = None
     """For a write: the object now and after the tool's own call as a dry run (`gateway.preview`)."""
-    uses: Literal["kube", "approvals"] = "kube"
-    """What the handler's first parameter is: the Kubernetes client or the approval service."""
+    uses: Literal["kube", "approvals", "discovery"] = "kube"
+    """What the handler's first parameter is: the Kubernetes client, the approval service, or the
+    discovery cache (`gateway.discovery`) the catalog resolves its action with."""
     arguments: type[BaseModel] = field(init=False)
     tool_document: dict[str, Any] = field(init=False)
     """`input.tool`, built once: every call of this tool sends the same one."""
@@ -335,6 +343,18 @@ ENTRIES: tuple[Entry, ...] = (
         preview=deployments.preview_scale,
     ),
     Entry(
+        handler=resources.list_resources,
+        action=ActionTemplate(verb="list", group="*", resource="*", discovered=True),
+        output=out.ResourceList,
+        uses="discovery",
+    ),
+    Entry(
+        handler=resources.get_resource,
+        action=ActionTemplate(verb="get", group="*", resource="*", name_arg="name", discovered=True),
+        output=out.ResourceObject,
+        uses="discovery",
+    ),
+    Entry(
         handler=approvals.get_approval,
         action=ActionTemplate(
             verb="get", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True, name_arg="approval_id"
@@ -352,9 +372,14 @@ ENTRIES: tuple[Entry, ...] = (
 
 
 class Catalog:
-    """The entries by tool name, plus the listing document OPA filters `tools/list` with."""
+    """The entries by tool name, plus the listing document OPA filters `tools/list` with.
 
-    def __init__(self, entries: tuple[Entry, ...] = ENTRIES) -> None:
+    `discovery` resolves the action of the entries whose action is `discovered`; a catalog
+    without it (RBAC generation, offline policy commands) cannot say what those tools reach.
+    """
+
+    def __init__(self, entries: tuple[Entry, ...] = ENTRIES, *, discovery: Discovery | None = None) -> None:
+        self.discovery = discovery
         self._by_name = {entry.name: entry for entry in entries}
         self.listing: list[dict[str, Any]] = [
             {"tool": entry.tool_document, "action": entry.action.template()} for entry in entries
@@ -365,3 +390,25 @@ class Catalog:
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self._by_name.values())
+
+    async def action(self, entry: Entry, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The action document of a call of a `discovered` entry: the kind its arguments name, as the
+        API server serves it (group, plural, scope). Raises `GatewayDenied` for Secrets, and
+        `InvalidArguments` for a kind the API server does not serve or a namespace that does not fit it."""
+        if self.discovery is None:
+            raise GatewayError(f"internal error: no discovery to resolve the kind {entry.name} names")
+        resource, namespace = await resolved(
+            self.discovery,
+            arguments["group"],
+            arguments["version"],
+            arguments["kind"],
+            arguments.get("namespace"),
+            "list" if entry.action.name_arg is None or arguments.get(entry.action.name_arg) is None else "get",
+        )
+        action = entry.action.bind({**arguments, "namespace": namespace})
+        return {
+            **action,
+            "group": resource.group,
+            "resource": resource.plural,
+            "cluster_scoped": not resource.namespaced,
+        }

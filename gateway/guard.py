@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from gateway.approvals.flow import ApprovalFlow, Decide
 from gateway.audit import AuditLog, utc_now
 from gateway.catalog import Catalog, Entry
+from gateway.discovery import SECRET_NAMES, SECRETS_REFUSED
 from gateway.errors import (
     ApprovalRefused,
     ApprovalRequired,
@@ -63,7 +64,7 @@ class GatewayState:
     """The gateway's own switches, fixed at start: sent to OPA in `input.gateway`, and a floor.
 
     The floor holds whatever the policy answers, so a wrong or replaced policy cannot lift it:
-    a readonly gateway runs no write, a namespace allowlist refuses every other namespace for
+    no call touches Secrets, a readonly gateway runs no write, a namespace allowlist refuses every other namespace for
     namespaced actions, and a dry-run gateway runs every write as a server-side dry run.
     """
 
@@ -85,6 +86,8 @@ class GatewayState:
     def refuse(self, action: Mapping[str, Any]) -> None:
         """Raise `GatewayDenied` with every reason the gateway's own switches refuse `action`."""
         reasons = []
+        if action["group"] == "" and action["resource"] in SECRET_NAMES:
+            reasons.append(SECRETS_REFUSED)
         if action["write"] and self.mode == "readonly":
             reasons.append('writes are disabled: the gateway runs in "readonly" mode (K8S_MCP_MODE)')
         namespace = action["namespace"]
@@ -284,6 +287,8 @@ class Guard(Middleware):
             entry, tool_arguments, request=request, principal=record["principal"], gateway=self._gateway_document
         )
         arguments = document["arguments"]
+        if entry.action.discovered:
+            document["action"] = await self.catalog.action(entry, arguments)
         record.update(arguments=arguments, action=document["action"], action_digest=document["action_digest"])
         self.gateway.refuse(document["action"])
         # OPA decides (recorded in `record`), with the approval the call names; a call waiting for one is answered here.

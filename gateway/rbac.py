@@ -141,6 +141,7 @@ def catalog_grants(catalog: Catalog, scope: PolicyScope) -> CatalogGrants:
     grants = CatalogGrants()
     for entry in catalog:
         action = entry.action
+        # The generic reads get no grant of their own: they reach only what the other tools' grants allow.
         if entry.uses != "kube" or (action.cluster_scoped and not _cluster_read(scope, action.resource, entry)):
             continue
         resource = f"{action.resource}/{action.subresource}" if action.subresource else action.resource

@@ -26,6 +26,7 @@ from gateway.approvals.store import SqliteApprovalStore
 from gateway.audit import AuditLog
 from gateway.auth import build_verifier
 from gateway.catalog import Catalog
+from gateway.discovery import Discovery
 from gateway.guard import GatewayState, Guard, recorded
 from gateway.http_app import build_http_app
 from gateway.identity import StdioIdentity
@@ -49,11 +50,16 @@ def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube, approvals: 
 
     With `approvals`, every write also accepts its `approval_id` and `wait_seconds`, which the
     guard takes off before the tool runs, and may answer with a pending approval request instead
-    of running; without it, the approval tools are left out. Each tool's `outputSchema` is its
+    of running; without it, the approval tools are left out, as are the generic reads without the
+    catalog's discovery. Each tool's `outputSchema` is its
     catalog entry's (`Entry.output_schema`).
     """
     for entry in catalog:
         dependency: object = kube
+        if entry.uses == "discovery":
+            if catalog.discovery is None:
+                continue
+            dependency = catalog.discovery
         if entry.uses == "approvals":
             if approvals is None:
                 continue
@@ -146,7 +152,7 @@ class Gateway:
             token=token,
         )
         store = SqliteApprovalStore(path=settings.approvals_file)
-        catalog = Catalog()
+        catalog = Catalog(discovery=Discovery(kube))
         flow = ApprovalFlow(
             service=ApprovalService(store=store, audit=audit),
             decide=recorded(policy.decide),

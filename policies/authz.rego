@@ -253,6 +253,15 @@ _action_denials contains sprintf("namespace %s is not in the gateway's allowlist
 	ns := json.marshal(_namespace)
 }
 
+# Never Secrets, by any verb and in any group, however the resource is spelled: the generic
+# reads (list_resources, get_resource) name the resource discovery resolved, and no tool needs them.
+
+_action_denials contains "secrets are never read through the gateway" if {
+	resource := object.get(_action, "resource", null)
+	is_string(resource)
+	lower(trim_space(resource)) in {"secret", "secrets"}
+}
+
 # Rule 2b: cluster-scoped actions are reads of listed resources only.
 
 _action_denials contains "cluster-scoped writes are not allowed" if {

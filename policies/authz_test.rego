@@ -205,6 +205,23 @@ test_fail_namespace_spellings_are_not_normalised if {
 	}
 }
 
+test_fail_secrets_whatever_the_spelling if {
+	reasons := ["secrets are never read through the gateway"]
+	every group in ["", "core", "v1", "example.com"] {
+		every resource in ["secrets", "Secret", "secret", "SECRETS", " secrets"] {
+			every verb in ["get", "list"] {
+				patch := {"action": {"group": group, "resource": resource, "verb": verb}}
+				authz.decision == denied(reasons) with input as call("list_pods", patch)
+			}
+		}
+	}
+}
+
+test_success_the_generic_read_of_another_resource if {
+	patch := {"action": {"group": "policy", "resource": "poddisruptionbudgets"}}
+	authz.decision == allowed with input as call("list_pods", patch)
+}
+
 test_fail_namespaced_action_without_namespace if {
 	reasons := ["the action is namespaced but names no namespace"]
 	every namespace in ["", null, 7, ["default"]] {
@@ -278,9 +295,9 @@ test_fail_empty_or_missing_policy_allowlist if {
 # ---------------------------------------------------------------------------------------------
 
 test_fail_cluster_read_not_listed if {
-	secrets := {"resource": "secrets", "name": null, "verb": "list"}
-	authz.decision == denied([`cluster-scoped resource "secrets" is not in the cluster read allowlist`])
-		with input as call("get_node_status", {"action": secrets})
+	storage_classes := {"group": "storage.k8s.io", "resource": "storageclasses", "name": null, "verb": "list"}
+	authz.decision == denied([`cluster-scoped resource "storageclasses" is not in the cluster read allowlist`])
+		with input as call("get_node_status", {"action": storage_classes})
 }
 
 test_fail_cluster_read_without_cluster_reads_data if {

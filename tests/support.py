@@ -107,6 +107,7 @@ from starlette.types import ASGIApp
 
 from gateway import cli
 from gateway.auth import issue_token
+from gateway.errors import KubeError
 from gateway.kube import Kube, load_api_client
 from gateway.opa_token import TOKEN_FILE, write_token
 from gateway.sandbox.opa import POLICY_DIR, OpaServer
@@ -224,17 +225,21 @@ KUBE_READ_TOOLS = (
     *ROLLOUT_TOOLS,
 )
 WRITE_TOOLS = ("restart_deployment", "scale_deployment")
+GENERIC_TOOLS = ("list_resources", "get_resource")
+"""The generic reads: any kind discovery resolves, namespaced or not (so in no scope's tuple)."""
 # Reads of the gateway's own approval requests: no Kubernetes call, no namespace.
 APPROVAL_TOOLS = ("get_approval", "list_my_approvals")
-READ_TOOLS = KUBE_READ_TOOLS + APPROVAL_TOOLS
-ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + APPROVAL_TOOLS
+READ_TOOLS = KUBE_READ_TOOLS + GENERIC_TOOLS + APPROVAL_TOOLS
+ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + GENERIC_TOOLS + APPROVAL_TOOLS
 PV_TOOLS = ("list_pvs", "describe_pv")
 """Cluster-scoped reads that the shipped policy data does not list in `cluster_reads`."""
 CLUSTER_SCOPED_TOOLS = ("list_namespaces", "get_node_status", *PV_TOOLS)
 SHIPPED_CLUSTER_READS = ("list_namespaces", "get_node_status")
 SHIPPED_READS = tuple(name for name in READ_TOOLS if name not in PV_TOOLS)
 """The read tools the shipped policy shows and allows (in an allowed namespace)."""
-NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS + APPROVAL_TOOLS)
+NAMESPACED_TOOLS = tuple(
+    name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS + APPROVAL_TOOLS + GENERIC_TOOLS
+)
 LIST_TOOLS = ("list_pods", "list_deployments", *(r.listing for r in RESOURCE_READS))
 """The paged lists: `limit` and `continue_token` in, `continue` out."""
 
@@ -254,6 +259,8 @@ VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "rollout_history": {"deployment_name": "web"},
     "restart_deployment": {"deployment_name": "web"},
     "scale_deployment": {"deployment_name": "web", "replicas": 2},
+    "list_resources": {"group": "policy", "version": "v1", "kind": "PodDisruptionBudget"},
+    "get_resource": {"group": "policy", "version": "v1", "kind": "PodDisruptionBudget", "name": "web"},
     "get_approval": {"approval_id": "x" * 32},
     "list_my_approvals": {},
 }
@@ -274,6 +281,9 @@ KUBE_METHOD = {
     "rollout_history": "read_namespaced_deployment",
     "restart_deployment": "patch_namespaced_deployment",
     "scale_deployment": "patch_namespaced_deployment_scale",
+    # Discovery, when not cached yet, then the object: both raw GETs.
+    "list_resources": "call_api",
+    "get_resource": "call_api",
 }
 NAME_ARGUMENT = {
     "get_pod_logs": "pod_name",
@@ -285,6 +295,7 @@ NAME_ARGUMENT = {
     "rollout_history": "deployment_name",
     "restart_deployment": "deployment_name",
     "scale_deployment": "deployment_name",
+    "get_resource": "name",
 }
 """The argument that names the object, per tool that has one."""
 
@@ -683,6 +694,58 @@ ENDPOINT_SLICES: list[Manifest] = [
 ]
 
 
+def _resource(name: str, kind: str, *, namespaced: bool = True) -> Manifest:
+    return {"name": name, "kind": kind, "namespaced": namespaced, "verbs": ["get", "list", "watch"]}
+
+
+API_RESOURCES: dict[str, Manifest] = {
+    "/api/v1": {
+        "resources": [
+            _resource("pods", "Pod"),
+            _resource("pods/log", "Pod"),
+            _resource("configmaps", "ConfigMap"),
+            _resource("secrets", "Secret"),
+            _resource("namespaces", "Namespace", namespaced=False),
+        ]
+    },
+    "/apis/policy/v1": {
+        "resources": [_resource("poddisruptionbudgets", "PodDisruptionBudget"), _resource("pdb/status", "PDB")]
+    },
+    "/apis/storage.k8s.io/v1": {"resources": [_resource("storageclasses", "StorageClass", namespaced=False)]},
+}
+"""Discovery's resource list of each group/version the canned cluster serves."""
+PDB: Manifest = {
+    "metadata": {
+        "name": "web",
+        "namespace": "default",
+        "creationTimestamp": T0,
+        "labels": {"app": "web"},
+        "annotations": LAST_APPLIED,
+        "ownerReferences": _owned_by("Deployment", "web", WEB_UID),
+    },
+    "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+    "status": {"currentHealthy": 2, "conditions": [{"type": "DisruptionAllowed", "status": "True"}]},
+}
+RAW_OBJECTS: dict[str, Manifest] = {
+    "/apis/policy/v1/namespaces/default/poddisruptionbudgets/web": PDB,
+    "/api/v1/namespaces/default/configmaps/settings": CANNED_MANIFESTS["read_namespaced_config_map"][1],
+    "/apis/storage.k8s.io/v1/storageclasses/fast": {"metadata": {"name": "fast", "creationTimestamp": T0}},
+}
+"""The objects the generic reads find, by REST path; a collection's path lists the objects under it."""
+
+
+def raw_get(*, resource_path: str, **_: Any) -> Any:
+    """What the API server answers a raw GET of `resource_path` (discovery, an object or a collection)."""
+    if resource_path in API_RESOURCES:
+        return copy.deepcopy(API_RESOURCES[resource_path])
+    if resource_path in RAW_OBJECTS:
+        return copy.deepcopy(RAW_OBJECTS[resource_path])
+    items = [copy.deepcopy(obj) for path, obj in RAW_OBJECTS.items() if path.rpartition("/")[0] == resource_path]
+    if not items:
+        raise KubeError(f"Kubernetes API not found (404): {resource_path}", status=404)
+    return {"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items}
+
+
 def canned_page(model: Any, items: list[Manifest]) -> Any:
     """A list answer holding `items`, with a `continue` token as a paged API answer has."""
     return model.from_dict({"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items})
@@ -732,6 +795,7 @@ def canned_responses() -> dict[str, Any]:
             platform="linux/amd64",
         ),
         "read_namespaced_deployment_scale": V1Scale(spec=V1ScaleSpec(replicas=2)),
+        "call_api": raw_get,
     }
 
 
@@ -742,8 +806,9 @@ class CountingKube(Kube):
     """A real `Kube` that records every API call and, by default, never reaches a cluster.
 
     `call` records `(method name, kwargs)` and returns the canned answer for that method, or
-    raises it when it is an exception. `before_call`, when set, runs first: a test can look at
-    (or change) the world, such as the audit file, as it is when Kubernetes would be touched.
+    raises it when it is an exception, or calls it with the call's kwargs when it is a function.
+    `before_call`, when set, runs first: a test can look at (or change) the world, such as the
+    audit file, as it is when Kubernetes would be touched.
     `hold`, when set, is an event each call waits for once recorded: a Kubernetes that has the
     request and has not answered yet.
 
@@ -780,7 +845,7 @@ class CountingKube(Kube):
         answer = self.responses[name]
         if isinstance(answer, BaseException):
             raise answer
-        return answer
+        return answer(**kwargs) if callable(answer) else answer
 
     def reset(self) -> None:
         """Forget the calls and the per-test answers (for a gateway shared between tests)."""

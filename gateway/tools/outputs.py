@@ -632,3 +632,43 @@ class ConfigMapDescription(ConfigMapRow, Described):
     owner: Owners
     data: list[KeySize] = Field(description="Each key of `data` and its size in bytes (never its value).")
     binary_data: list[KeySize]
+
+
+# --------------------------------------------------------------------------------------------
+# The generic read pair
+# --------------------------------------------------------------------------------------------
+
+
+class ResolvedKind(Shape):
+    """The kind as discovery resolved it: what the policy judged and the API server was asked."""
+
+    group: str = Field(description="The API group; '' for the core group.")
+    version: str
+    kind: str
+    resource: str = Field(description="The plural resource name, as RBAC and the policy name it.")
+
+
+class ResourceRow(Shape):
+    """A concise row of any object: never its spec or data."""
+
+    name: str
+    namespace: str | None = Field(description="Null for a cluster-scoped object.")
+    created: Created
+    age: str | None = Field(description="How long ago it was created, as `kubectl get` prints it: `45s`, `5h`, `3d`.")
+    labels: Labels
+    owner: Owners
+    phase: str | None = Field(description="`status.phase`, for the kinds that have one.")
+    conditions: list[str] = Field(
+        description="`Type=Status` of its Ready, Available, Progressing, Complete and Failed conditions."
+    )
+    replicas: int | None = Field(description="`spec.replicas`, for the kinds that have one.")
+    ready_replicas: int | None = Field(description="`status.readyReplicas`, for the kinds that have one.")
+
+
+class ResourceList(ResolvedKind, Page):
+    namespace: str | None = Field(description="The namespace listed; null for a cluster-scoped kind.")
+    items: list[ResourceRow]
+
+
+class ResourceObject(ResolvedKind, ResourceRow):
+    pass
