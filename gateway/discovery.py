@@ -49,6 +49,20 @@ class Resource:
         return f"{base}{where}/{self.plural}" + (f"/{name}" if name is not None else "")
 
 
+def get_json(api_client: Any, *, path: str, query: list[tuple[str, Any]], _request_timeout: float) -> Any:
+    """GET `path` with the client's credentials; the decoded JSON, or the client's `ApiException`."""
+    request = api_client.param_serialize(
+        method="GET",
+        resource_path=path,
+        query_params=query,
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+    )
+    response = api_client.call_api(*request, _request_timeout=_request_timeout)
+    response.read()
+    return api_client.response_deserialize(response, {"200": "object"}).data
+
+
 def core_group(group: str) -> str:
     """The group as the API writes it: the core group's aliases become ``."""
     return "" if group in CORE_ALIASES else group
@@ -98,15 +112,7 @@ class Discovery:
 
     async def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
         """GET `path` from the API server as the gateway's identity; the decoded JSON answer."""
-        return await self.kube.call(
-            self.kube.api_client.call_api,
-            resource_path=path,
-            method="GET",
-            query_params=query or [],
-            response_type="object",
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-        )
+        return await self.kube.call(get_json, api_client=self.kube.api_client, path=path, query=query or [])
 
     async def _read(self, group: str, version: str) -> list[Resource]:
         try:

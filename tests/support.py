@@ -282,8 +282,8 @@ KUBE_METHOD = {
     "restart_deployment": "patch_namespaced_deployment",
     "scale_deployment": "patch_namespaced_deployment_scale",
     # Discovery, when not cached yet, then the object: both raw GETs.
-    "list_resources": "call_api",
-    "get_resource": "call_api",
+    "list_resources": "get_json",
+    "get_resource": "get_json",
 }
 NAME_ARGUMENT = {
     "get_pod_logs": "pod_name",
@@ -734,8 +734,9 @@ RAW_OBJECTS: dict[str, Manifest] = {
 """The objects the generic reads find, by REST path; a collection's path lists the objects under it."""
 
 
-def raw_get(*, resource_path: str, **_: Any) -> Any:
-    """What the API server answers a raw GET of `resource_path` (discovery, an object or a collection)."""
+def raw_get(*, path: str, **_: Any) -> Any:
+    """What the API server answers a raw GET of `path` (discovery, an object or a collection)."""
+    resource_path = path
     if resource_path in API_RESOURCES:
         return copy.deepcopy(API_RESOURCES[resource_path])
     if resource_path in RAW_OBJECTS:
@@ -795,7 +796,7 @@ def canned_responses() -> dict[str, Any]:
             platform="linux/amd64",
         ),
         "read_namespaced_deployment_scale": V1Scale(spec=V1ScaleSpec(replicas=2)),
-        "call_api": raw_get,
+        "get_json": raw_get,
     }
 
 
