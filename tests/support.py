@@ -735,14 +735,16 @@ RAW_OBJECTS: dict[str, Manifest] = {
 
 
 def raw_get(*, path: str, **_: Any) -> Any:
-    """What the API server answers a raw GET of `path` (discovery, an object or a collection)."""
+    """What the API server answers a raw GET of `path`: discovery, an object, or a collection (empty
+    where no object is canned)."""
     resource_path = path
     if resource_path in API_RESOURCES:
         return copy.deepcopy(API_RESOURCES[resource_path])
     if resource_path in RAW_OBJECTS:
         return copy.deepcopy(RAW_OBJECTS[resource_path])
     items = [copy.deepcopy(obj) for path, obj in RAW_OBJECTS.items() if path.rpartition("/")[0] == resource_path]
-    if not items:
+    plurals = {resource["name"] for document in API_RESOURCES.values() for resource in document["resources"]}
+    if not items and resource_path.rpartition("/")[2] not in plurals:
         raise KubeError(f"Kubernetes API not found (404): {resource_path}", status=404)
     return {"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items}
 
@@ -1370,6 +1372,9 @@ async def serve_in_process(app: ASGIApp) -> AsyncIterator[str]:
 
 
 RAW_PROTOCOL_VERSION = "2025-06-18"
+RAW_LINE_LIMIT = 1 << 22
+"""The longest line read from a raw stdio gateway: `tools/list`, with every tool's input and output
+schema, is one line of some 200 KB, well past asyncio's default of 64 KiB."""
 
 
 @dataclass
@@ -1438,6 +1443,7 @@ async def raw_stdio(env: Mapping[str, str], directory: Path) -> AsyncIterator[Ra
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
+            limit=RAW_LINE_LIMIT,
         )
     try:
         yield RawStdio(process)
