@@ -98,12 +98,11 @@ class PolicyUnavailable(GatewayError):
 
 
 class AuditUnavailable(GatewayError):
-    """No record, no call: raised before a call runs, or instead of a read's result (`withheld`)."""
+    """No record, no call: raised before a call runs, instead of a read's result, or before an approval step."""
 
     outcome = "audit_unavailable"
 
-    def __init__(self, *, withheld: bool = False) -> None:
-        consequence = "the result is withheld" if withheld else "the call did not run"
+    def __init__(self, *, consequence: str = "the call did not run") -> None:
         super().__init__(f"refused: the audit record could not be written, so {consequence}")
 
 

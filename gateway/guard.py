@@ -262,7 +262,7 @@ class Guard(Middleware):
         except AuditUnavailable:
             if record["outcome"] == "ok" and record["action"]["write"]:
                 return result  # it ran; its fsynced write_intent record stands for it
-            raise AuditUnavailable(withheld=True) from None
+            raise AuditUnavailable(consequence="the result is withheld") from None
         return result
 
     async def _run(
