@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import mcp_types
 import respx
@@ -850,8 +851,8 @@ def policy_input(action: Mapping[str, Any], *, gateway_mode: str = "readonly") -
     }
 
 
-# A raw answer for a stubbed route: a response as sent, or the httpx error the request fails with.
-Answer = httpx.Response | type[httpx.HTTPError]
+# A raw answer for a stubbed route: a response as sent, or the httpcore error the exchange fails with.
+Answer = httpx.Response | type[httpcore.ConnectError | httpcore.TimeoutException]
 
 
 def opa_answer(result: Any, *, decision_id: str = "stub-decision-1") -> httpx.Response:
@@ -881,7 +882,7 @@ class OpaStub:
 
     @staticmethod
     def break_route(route: respx.Route, answer: Answer) -> None:
-        """Make `route` answer with a raw response (no envelope) or fail with an httpx error."""
+        """Make `route` answer with a raw response (no envelope) or fail with an httpcore error."""
         if isinstance(answer, httpx.Response):
             route.mock(return_value=answer)
         else:
