@@ -13,19 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubernetes.client import (
-    V1Container,
-    V1ContainerState,
-    V1ContainerStatus,
-    V1EnvVar,
-    V1LabelSelector,
-    V1ObjectMeta,
-    V1Pod,
-    V1PodTemplateSpec,
-    V1Probe,
-)
+if TYPE_CHECKING:
+    from kubernetes.client import (
+        V1Container,
+        V1ContainerState,
+        V1ContainerStatus,
+        V1EnvVar,
+        V1LabelSelector,
+        V1ObjectMeta,
+        V1Pod,
+        V1PodTemplateSpec,
+        V1Probe,
+    )
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
