@@ -1,7 +1,11 @@
 """The one door to the Kubernetes API.
 
 The official `kubernetes` client is synchronous, so every call runs in a bounded thread pool and
-the event loop never waits on the network. Every failure is translated here, once, into a short
+the event loop never waits on the network. The hot reads go through the client's REST layer and
+answer the API's JSON as dicts (`json_list`): the typed API classes validate every argument and
+build a model object for every field of every item, which costs more than the request itself, and
+importing them costs a start more than the rest of the gateway. The typed API groups are there
+for the other calls and are imported the first time one is used. Every failure is translated here, once, into a short
 `KubeError` the agent can act on (`not found`, `forbidden`, `conflict`, `timed out`,
 `unreachable`); the full response stays in the log.
 """
@@ -13,9 +17,9 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlparse
 
 import urllib3.exceptions
@@ -65,20 +69,95 @@ def _current_context(kubeconfig: str | None) -> str | None:
     return str(name) if name else None
 
 
+G = TypeVar("G")
+
+
+class _ApiGroup(Generic[G]):
+    """A typed API group of the client (`CoreV1Api`...), built for a `Kube` on first use and kept.
+
+    Its module, and the models its signatures name, are imported then, not when the gateway starts.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._attribute = name
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self._attribute = attribute
+
+    def __get__(self, kube: Kube, owner: type | None = None) -> G:
+        group: G = getattr(client, self._name)(kube.api_client)
+        kube.__dict__[self._attribute] = group  # later reads find the instance attribute first
+        return group
+
+
+JsonRead = Callable[..., Any]
+"""A read through the REST layer: keyword arguments as the typed method takes them, the API's JSON back."""
+
+
 class Kube:
-    """Typed API groups plus `call`, which runs one API method off the event loop."""
+    """Typed API groups (built on first use), raw JSON reads, and `call`, which runs either off the event loop."""
 
     def __init__(self, *, api_client: client.ApiClient, cluster: str, timeout: float, workers: int) -> None:
         self.api_client = api_client
         self.cluster = cluster
         self.timeout = timeout
-        self.core = client.CoreV1Api(api_client)
-        self.apps = client.AppsV1Api(api_client)
-        self.batch = client.BatchV1Api(api_client)
-        self.autoscaling = client.AutoscalingV2Api(api_client)
-        self.networking = client.NetworkingV1Api(api_client)
-        self.discovery = client.DiscoveryV1Api(api_client)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kube")
+
+    core: _ApiGroup[client.CoreV1Api] = _ApiGroup("CoreV1Api")
+    apps: _ApiGroup[client.AppsV1Api] = _ApiGroup("AppsV1Api")
+    batch: _ApiGroup[client.BatchV1Api] = _ApiGroup("BatchV1Api")
+    autoscaling: _ApiGroup[client.AutoscalingV2Api] = _ApiGroup("AutoscalingV2Api")
+    networking: _ApiGroup[client.NetworkingV1Api] = _ApiGroup("NetworkingV1Api")
+    discovery: _ApiGroup[client.DiscoveryV1Api] = _ApiGroup("DiscoveryV1Api")
+
+    def json_list(self, path: str, *, name: str) -> JsonRead:
+        """A list read of `path` (e.g. `/api/v1/namespaces/{namespace}/pods`) that answers the API's JSON.
+
+        It takes the typed list method's arguments and is named after it (`name`), so logs and
+        recorded calls read the same; for `call`, like a typed method.
+        """
+
+        def read(
+            *,
+            _request_timeout: float,
+            namespace: str | None = None,
+            label_selector: str | None = None,
+            field_selector: str | None = None,
+            limit: int | None = None,
+            _continue: str | None = None,
+        ) -> Any:
+            query = {
+                "labelSelector": label_selector,
+                "fieldSelector": field_selector,
+                "limit": limit,
+                "continue": _continue,
+            }
+            path_params = {"namespace": namespace} if namespace is not None else None
+            return self._get_json(path, path_params, query, _request_timeout)
+
+        read.__name__ = read.__qualname__ = name
+        return read
+
+    def _get_json(
+        self, path: str, path_params: dict[str, str] | None, query: Mapping[str, object], timeout: float
+    ) -> Any:
+        """GET through the client's REST layer (its auth, TLS and pool); a non-2xx answer raises `ApiException`."""
+        method, url, headers, body, post_params = self.api_client.param_serialize(
+            method="GET",
+            resource_path=path,
+            path_params=path_params,
+            query_params=[(key, value) for key, value in query.items() if value is not None],
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = self.api_client.call_api(
+            method, url, header_params=headers, body=body, post_params=post_params, _request_timeout=timeout
+        )
+        data = response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=data.decode(errors="replace"), data=None)
+        return json.loads(data)
 
     async def call(self, method: Callable[..., T], /, **kwargs: Any) -> T:
         """Run `method(**kwargs)` in the pool with a request timeout; raise `KubeError` on failure.

@@ -685,8 +685,12 @@ ENDPOINT_SLICES: list[Manifest] = [
 
 
 def canned_page(model: Any, items: list[Manifest]) -> Any:
-    """A list answer holding `items`, with a `continue` token as a paged API answer has."""
-    return model.from_dict({"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items})
+    """A list answer holding `items`, with a `continue` token as a paged API answer has.
+
+    `model` is the list model, or `dict` for a kind the tools read as the API's JSON.
+    """
+    answer = {"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items}
+    return answer if model is dict else model.from_dict(answer)
 
 
 def _new_kinds() -> dict[str, Any]:
@@ -709,7 +713,8 @@ def canned_responses() -> dict[str, Any]:
         "list_namespace": V1NamespaceList(
             items=[V1Namespace(metadata=V1ObjectMeta(name="default"), status=V1NamespaceStatus(phase="Active"))]
         ),
-        "list_namespaced_pod": V1PodList(items=[_pod()]),
+        # Pods are listed as the API's JSON (Kube.json_list), not as model objects.
+        "list_namespaced_pod": ApiClient().sanitize_for_serialization(V1PodList(items=[_pod()])),
         "read_namespaced_pod": _pod(),
         "read_namespaced_pod_log": LOG_TEXT,
         "list_namespaced_event": CoreV1EventList(items=[_event()]),
