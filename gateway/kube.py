@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import urlparse
 
 import urllib3.exceptions
@@ -73,22 +73,34 @@ G = TypeVar("G")
 
 
 class _ApiGroup(Generic[G]):
-    """A typed API group of the client (`CoreV1Api`...), built for a `Kube` on first use and kept.
+    """A typed API group of the client (`CoreV1Api`...) as the tools name its methods.
 
-    Its module, and the models its signatures name, are imported then, not when the gateway starts.
+    `kube.core.read_namespaced_pod` is a stand-in with the method's name; `Kube.call` runs it in the
+    pool, where the group is built the first time (its module, and the models its signatures name,
+    imported then) and kept. Importing `CoreV1Api` costs about half a second of CPU: done on the
+    event loop, the first describe of a process would stall every other call in flight.
     """
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._attribute = name
-
-    def __set_name__(self, owner: type, attribute: str) -> None:
-        self._attribute = attribute
 
     def __get__(self, kube: Kube, owner: type | None = None) -> G:
-        group: G = getattr(client, self._name)(kube.api_client)
-        kube.__dict__[self._attribute] = group  # later reads find the instance attribute first
-        return group
+        return cast(G, _Methods(kube, self._name))
+
+
+class _Methods:
+    """The methods of one API group, each run against the group `Kube` builds in its pool."""
+
+    def __init__(self, kube: Kube, group: str) -> None:
+        self._kube = kube
+        self._group = group
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        def run(**kwargs: Any) -> Any:
+            return getattr(self._kube.api_group(self._group), method)(**kwargs)
+
+        run.__name__ = run.__qualname__ = method
+        return run
 
 
 JsonRead = Callable[..., Any]
@@ -96,13 +108,15 @@ JsonRead = Callable[..., Any]
 
 
 class Kube:
-    """Typed API groups (built on first use), raw JSON reads, and `call`, which runs either off the event loop."""
+    """Typed API groups (built in the pool on first use), raw JSON reads, and `call`, which runs either
+    off the event loop."""
 
     def __init__(self, *, api_client: client.ApiClient, cluster: str, timeout: float, workers: int) -> None:
         self.api_client = api_client
         self.cluster = cluster
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kube")
+        self._groups: dict[str, Any] = {}
 
     core: _ApiGroup[client.CoreV1Api] = _ApiGroup("CoreV1Api")
     apps: _ApiGroup[client.AppsV1Api] = _ApiGroup("AppsV1Api")
@@ -110,6 +124,13 @@ class Kube:
     autoscaling: _ApiGroup[client.AutoscalingV2Api] = _ApiGroup("AutoscalingV2Api")
     networking: _ApiGroup[client.NetworkingV1Api] = _ApiGroup("NetworkingV1Api")
     discovery: _ApiGroup[client.DiscoveryV1Api] = _ApiGroup("DiscoveryV1Api")
+
+    def api_group(self, name: str) -> Any:
+        """The client's API group `name` (e.g. `CoreV1Api`), built on first use; called in the pool."""
+        group = self._groups.get(name)
+        if group is None:
+            group = self._groups[name] = getattr(client, name)(self.api_client)
+        return group
 
     def json_list(self, path: str, *, name: str) -> JsonRead:
         """A list read of `path` (e.g. `/api/v1/namespaces/{namespace}/pods`) that answers the API's JSON.
