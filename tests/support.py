@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import mcp_types
 import respx
@@ -684,8 +685,12 @@ ENDPOINT_SLICES: list[Manifest] = [
 
 
 def canned_page(model: Any, items: list[Manifest]) -> Any:
-    """A list answer holding `items`, with a `continue` token as a paged API answer has."""
-    return model.from_dict({"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items})
+    """A list answer holding `items`, with a `continue` token as a paged API answer has.
+
+    `model` is the list model, or `dict` for a kind the tools read as the API's JSON.
+    """
+    answer = {"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items}
+    return answer if model is dict else model.from_dict(answer)
 
 
 def _new_kinds() -> dict[str, Any]:
@@ -708,7 +713,8 @@ def canned_responses() -> dict[str, Any]:
         "list_namespace": V1NamespaceList(
             items=[V1Namespace(metadata=V1ObjectMeta(name="default"), status=V1NamespaceStatus(phase="Active"))]
         ),
-        "list_namespaced_pod": V1PodList(items=[_pod()]),
+        # Pods are listed as the API's JSON (Kube.json_list), not as model objects.
+        "list_namespaced_pod": ApiClient().sanitize_for_serialization(V1PodList(items=[_pod()])),
         "read_namespaced_pod": _pod(),
         "read_namespaced_pod_log": LOG_TEXT,
         "list_namespaced_event": CoreV1EventList(items=[_event()]),
@@ -850,8 +856,8 @@ def policy_input(action: Mapping[str, Any], *, gateway_mode: str = "readonly") -
     }
 
 
-# A raw answer for a stubbed route: a response as sent, or the httpx error the request fails with.
-Answer = httpx.Response | type[httpx.HTTPError]
+# A raw answer for a stubbed route: a response as sent, or the httpcore error the exchange fails with.
+Answer = httpx.Response | type[httpcore.ConnectError | httpcore.TimeoutException]
 
 
 def opa_answer(result: Any, *, decision_id: str = "stub-decision-1") -> httpx.Response:
@@ -881,7 +887,7 @@ class OpaStub:
 
     @staticmethod
     def break_route(route: respx.Route, answer: Answer) -> None:
-        """Make `route` answer with a raw response (no envelope) or fail with an httpx error."""
+        """Make `route` answer with a raw response (no envelope) or fail with an httpcore error."""
         if isinstance(answer, httpx.Response):
             route.mock(return_value=answer)
         else:

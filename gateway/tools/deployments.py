@@ -2,9 +2,8 @@
 with their previews."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1Deployment, V1ReplicaSet, V1Scale
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -14,6 +13,9 @@ from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import CHANGE_CAUSE, counts, images, revision, selector_text, timestamp, workload
 from gateway.validation import Namespace, ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1Deployment, V1ReplicaSet, V1Scale
+
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 
@@ -21,7 +23,7 @@ DeploymentName = Annotated[ObjectName, Field(description="Deployment name (DNS-1
 DryRun = Annotated[bool, Field(description="Validate on the server without persisting the change.")]
 
 
-def _row(d: V1Deployment) -> dict[str, Any]:
+def _row(d: "V1Deployment") -> dict[str, Any]:
     return {
         "name": d.metadata.name,
         "replicas": d.spec.replicas,
@@ -57,7 +59,7 @@ async def describe_deployment(
     )
 
 
-def _rollout(d: V1Deployment) -> tuple[str, str]:
+def _rollout(d: "V1Deployment") -> tuple[str, str]:
     """(state, message) as `kubectl rollout status` decides them, without waiting."""
     name, status = d.metadata.name, d.status
     if status is None or (d.metadata.generation or 0) > (status.observed_generation or 0):
@@ -99,7 +101,7 @@ async def rollout_status(
     }
 
 
-def _revision_row(rs: V1ReplicaSet, current: int | None) -> dict[str, Any]:
+def _revision_row(rs: "V1ReplicaSet", current: int | None) -> dict[str, Any]:
     number = revision(rs.metadata)
     return {
         "revision": number,
@@ -147,7 +149,7 @@ def _spec(kube: Kube, obj: Any) -> dict[str, Any]:
     return spec
 
 
-async def _restart(kube: Kube, name: str, namespace: str, dry_run: bool) -> tuple[str, V1Deployment]:
+async def _restart(kube: Kube, name: str, namespace: str, dry_run: bool) -> tuple[str, "V1Deployment"]:
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
     patched = await kube.call(
@@ -171,7 +173,7 @@ async def preview_restart(kube: Kube, deployment_name: str, namespace: str = "de
     return _spec(kube, current), _spec(kube, planned)
 
 
-async def _scale(kube: Kube, name: str, namespace: str, replicas: int, dry_run: bool) -> V1Scale:
+async def _scale(kube: Kube, name: str, namespace: str, replicas: int, dry_run: bool) -> "V1Scale":
     scale: V1Scale = await kube.call(
         kube.apps.patch_namespaced_deployment_scale,
         name=name,

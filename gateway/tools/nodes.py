@@ -1,15 +1,17 @@
 """Node tools."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1Node
 from pydantic import Field
 
 from gateway.kube import Kube
 from gateway.validation import ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1Node
 
-def _node(node: V1Node) -> dict[str, Any]:
+
+def _node(node: "V1Node") -> dict[str, Any]:
     status = node.status
     conditions = {c.type: c for c in (status.conditions or [])} if status else {}
     ready = conditions.get("Ready")

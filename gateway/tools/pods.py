@@ -17,7 +17,7 @@ PodName = Annotated[ObjectName, Field(description="Pod name (DNS-1123 subdomain)
 list_pods = namespaced_list(
     "pods",
     "List pods in a namespace with status (as `kubectl get pods` shows it), readiness, restarts and node.",
-    method=lambda kube: kube.core.list_namespaced_pod,
+    method=lambda kube: kube.json_list("/api/v1/namespaces/{namespace}/pods", name="list_namespaced_pod"),
     rows=each(pod_row),
 )
 
@@ -63,7 +63,7 @@ async def describe_pod(kube: Kube, pod_name: PodName, namespace: Namespace = "de
     return await described(
         kube,
         pod,
-        pod_row(pod),
+        pod_row(kube.api_client.sanitize_for_serialization(pod)),
         kind="Pod",
         namespace=namespace,
         owner=owners(pod.metadata),

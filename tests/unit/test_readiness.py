@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -101,8 +102,8 @@ async def test_the_probe_asks_a_fixed_well_formed_decision_and_calls_no_tool(
 @pytest.mark.parametrize(
     "answer",
     [
-        httpx.ConnectError,
-        httpx.ReadTimeout,
+        httpcore.ConnectError,
+        httpcore.ReadTimeout,
         httpx.Response(500, json={"code": "internal_error", "message": "eval_conflict_error at authz.rego:42"}),
         httpx.Response(200, text="<html>proxy error</html>"),
         httpx.Response(200, json={}),
@@ -126,7 +127,7 @@ async def test_not_ready_when_opa_gives_no_decision(
 async def test_liveness_stays_up_while_not_ready(
     gateway: Harness, opa_stub: OpaStub, get: Callable[[Harness, str], Any]
 ) -> None:
-    opa_stub.break_route(opa_stub.decision_route, httpx.ConnectError)
+    opa_stub.break_route(opa_stub.decision_route, httpcore.ConnectError)
 
     assert (await get(gateway, "/readyz")).status_code == 503
     healthz = await get(gateway, "/healthz")

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from kubernetes.client import V1Pod, V1PodList, V1ServiceList
+from kubernetes.client import V1Pod, V1ServiceList
 
 from tests.support import (
     LIST_TOOLS,
@@ -188,7 +188,7 @@ async def test_describe_pod_shows_init_and_ephemeral_containers_with_their_state
     ids=["init crash loop", "init exit code", "init reason", "init progress", "sidecar", "running", "done", "evicted"],
 )
 async def test_list_pods_shows_the_status_kubectl_shows(gateway: Harness, manifest: dict[str, Any], shown: str) -> None:
-    gateway.kube.responses["list_namespaced_pod"] = V1PodList.from_dict({"items": [manifest]})
+    gateway.kube.responses["list_namespaced_pod"] = {"items": [manifest]}
 
     [row] = (await gateway.ok("list_pods"))["pods"]
 
