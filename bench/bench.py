@@ -12,8 +12,8 @@ the peer alternate and neither always runs first):
   with the CPU their process trees (ours with its OPA) used per call, read from /proc before and
   after each batch;
 - the gateway assembled in this process with and without its guard, and the bare OPA round trip
-  through the gateway's own OPA client with the input document of a real call: their difference
-  is the guard's own work above OPA;
+  through the gateway's own OPA client with the input document of a real call, one call of each
+  in turn: guarded - unguarded - OPA, call by call, is the guard's own work above OPA;
 - a burst of concurrent calls on one session (wall time);
 
 then idle RSS of the long-running servers, and cold starts (spawn → first `tools/list` answer),
@@ -81,10 +81,17 @@ async def _timed(call: Call) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def _burst(call: Call, size: int) -> float:
+async def _burst(call: Call, size: int) -> tuple[float, list[str]]:
+    """Wall time of `size` concurrent calls, and the errors some of them answered: a burst may
+    push ours past its OPA deadline, and a refusal is part of what the burst shows."""
     started = time.perf_counter()
-    await asyncio.gather(*(call() for _ in range(size)))
-    return (time.perf_counter() - started) * 1000
+    outcomes = await asyncio.gather(*(call() for _ in range(size)), return_exceptions=True)
+    wall = (time.perf_counter() - started) * 1000
+    errors = [str(outcome) for outcome in outcomes if isinstance(outcome, servers.CallFailed)]
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, servers.CallFailed):
+            raise outcome
+    return wall, errors
 
 
 @dataclass
@@ -92,12 +99,14 @@ class Samples:
     latency_ms: dict[str, list[float]]
     cpu_ms_per_call: dict[str, list[float]]
     burst_ms: dict[str, list[float]]
+    burst_errors: dict[str, list[str]]
     cold_start_s: dict[str, list[float]]
     idle_rss_mib: dict[str, dict[str, float]]
+    guard_overhead_ms: list[float]
 
 
 async def measure(plan: Plan, *, peer: Path | None, workdir: Path) -> Samples:
-    samples = Samples({}, {}, {}, {}, {})
+    samples = Samples({}, {}, {}, {}, {}, {}, [])
     with LocalCluster() as cluster, OpaServer(log_dir=workdir) as opa:
         cluster.seed()
         sides = [servers.ours(cluster=cluster, opa=opa, workdir=workdir / "ours")]
@@ -117,29 +126,35 @@ async def measure(plan: Plan, *, peer: Path | None, workdir: Path) -> Samples:
                 if not (await local.gateway.policy.decide(document)).allow:
                     raise RuntimeError("the bare OPA round trip was not allowed: a different question")
 
-            calls: dict[str, Call] = {
-                **{run.label: _caller(run.client, run.side) for run in live},
+            calls: dict[str, Call] = {run.label: _caller(run.client, run.side) for run in live}
+            guard: dict[str, Call] = {
                 "guard-on": _caller(local.guarded, ours),
                 "guard-off": _caller(local.unguarded, ours),
                 "opa": decide,
             }
-            cpu_of = {run.label: run.pids for run in live} | {"opa": lambda: procs.tree(opa.process.pid or 0)}
             for number in range(plan.warmup + plan.rounds):
                 kept = number >= plan.warmup
                 _progress(f"round {number + 1}/{plan.warmup + plan.rounds}{'' if kept else ' (warm-up)'}")
-                for label in rotated(list(calls), number):
-                    pids = cpu_of[label]() if label in cpu_of else []
+                for label in rotated([*calls, "guard"], number):
+                    if label == "guard":
+                        times = await _paired(guard, plan.calls)
+                        if kept:
+                            for name, values in times.items():
+                                samples.latency_ms.setdefault(name, []).extend(values)
+                            samples.guard_overhead_ms.extend(map(_overhead, *times.values()))
+                        continue
+                    pids = next(run for run in live if run.label == label).pids()
                     cpu = procs.cpu_seconds(pids)
-                    times = [await _timed(calls[label]) for _ in range(plan.calls)]
+                    batch = [await _timed(calls[label]) for _ in range(plan.calls)]
                     cpu = procs.cpu_seconds(pids) - cpu
                     if kept:
-                        samples.latency_ms.setdefault(label, []).extend(times)
-                        if pids:
-                            samples.cpu_ms_per_call.setdefault(label, []).append(cpu * 1000 / plan.calls)
+                        samples.latency_ms.setdefault(label, []).extend(batch)
+                        samples.cpu_ms_per_call.setdefault(label, []).append(cpu * 1000 / plan.calls)
                 for run in rotated(live, number):
-                    wall = await _burst(calls[run.label], plan.burst)
+                    wall, errors = await _burst(calls[run.label], plan.burst)
                     if kept:
                         samples.burst_ms.setdefault(run.label, []).append(wall)
+                        samples.burst_errors.setdefault(run.label, []).extend(errors)
             await asyncio.sleep(IDLE_S)
             for run in live:
                 samples.idle_rss_mib[run.label] = {
@@ -153,6 +168,21 @@ async def measure(plan: Plan, *, peer: Path | None, workdir: Path) -> Samples:
                 seconds = await servers.cold_start(side, transport, workdir / f"{label}-cold-{number}")
                 samples.cold_start_s.setdefault(label, []).append(seconds)
     return samples
+
+
+async def _paired(calls: dict[str, Call], count: int) -> dict[str, list[float]]:
+    """`count` calls of each, one after the other (in a rotating order), so that call i of each
+    ran under the same load and their difference is a per-call figure."""
+    times: dict[str, list[float]] = {label: [] for label in calls}
+    for number in range(count):
+        for label in rotated(list(calls), number):
+            times[label].append(await _timed(calls[label]))
+    return times
+
+
+def _overhead(guarded: float, unguarded: float, opa: float) -> float:
+    """What the guard adds to one call beyond its OPA round trip."""
+    return guarded - unguarded - opa
 
 
 def _caller(client: Any, side: servers.Side) -> Call:
@@ -182,7 +212,8 @@ def _command_version(argv: list[str]) -> str:
         return "unknown"
 
 
-def machine(peer: Path | None) -> dict[str, Any]:
+def machine(peer: Path | None, *, load_at_start: float) -> dict[str, Any]:
+    """What the figures were taken on; a load average above the CPU count means the servers shared them."""
     model = "unknown"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -200,6 +231,7 @@ def machine(peer: Path | None) -> dict[str, Any]:
         "fastmcp": version("fastmcp"),
         "peer": _command_version([str(peer), "--version"]) if peer else None,
         "git_commit": commit,
+        "load_1min_at_start": round(load_at_start, 2),
         "load_1min_at_end": round(os.getloadavg()[0], 2),
     }
 
@@ -233,12 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         peer = args.peer or Path(
             subprocess.run([BENCH_DIR / "peer.sh"], capture_output=True, text=True, check=True).stdout.strip()
         )
-    started = time.monotonic()
+    started, load = time.monotonic(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="k8s-mcp-bench-") as workdir:
         samples = asyncio.run(measure(plan, peer=peer, workdir=Path(workdir)))
     results = {
         "schema": 1,
-        "machine": machine(peer),
+        "machine": machine(peer, load_at_start=load),
         "command": " ".join(["python -m bench.bench", *(sys.argv[1:] if argv is None else argv)]),
         "plan": asdict(plan),
         "elapsed_s": round(time.monotonic() - started, 1),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 Limit = tuple[Literal["ratio", "max"], float]
+LATENCY_ORDER = ("ours-stdio", "peer-stdio", "ours-http", "peer-http", "guard-on", "guard-off", "opa")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,8 @@ class Row:
     peer: float | None
     ratio: float | None
     target: str
+    judged: Literal["ratio", "ours"]
+    bound: float
     met: bool | None
 
 
@@ -53,6 +56,8 @@ def _row(measure: str, unit: str, ours: float | None, peer: float | None, limit:
         peer=None if peer is None else round(peer, 3),
         ratio=None if ratio is None else round(ratio, 2),
         target=target,
+        judged="ratio" if kind == "ratio" else "ours",
+        bound=bound,
         met=None if judged is None else judged <= bound,
     )
 
@@ -97,18 +102,21 @@ def rows(summary: dict[str, Any]) -> list[Row]:
 def summarise(samples: dict[str, Any]) -> dict[str, Any]:
     """Statistics of every sample set, the guard's overhead and the rows; raw latencies kept for the chart."""
     latency = {label: stats(values) for label, values in samples["latency_ms"].items()}
-    on, off, opa = latency["guard-on"], latency["guard-off"], latency["opa"]
     summary = {
         "latency_ms": latency,
         "cpu_ms_per_call": {label: stats(values) for label, values in samples["cpu_ms_per_call"].items()},
         "burst_ms": {label: stats(values) for label, values in samples["burst_ms"].items()},
+        "burst_errors": {
+            label: {"count": len(errors), "first": errors[0] if errors else None}
+            for label, errors in samples["burst_errors"].items()
+        },
         "cold_start_s": {label: stats(values) for label, values in samples["cold_start_s"].items()},
         "idle_rss_mib": {
             label: {key: round(value, 1) for key, value in figures.items()}
             for label, figures in samples["idle_rss_mib"].items()
         },
-        # Guarded minus unguarded is what the guard adds; minus the OPA round trip, its own work.
-        "guard_overhead_ms": {key: round(on[key] - off[key] - opa[key], 4) for key in ("p50", "p99")},
+        # Per call: guarded - unguarded - the OPA round trip taken beside them, the guard's own work.
+        "guard_overhead_ms": stats(samples["guard_overhead_ms"]),
         "samples_ms": {label: [round(value, 3) for value in values] for label, values in samples["latency_ms"].items()},
     }
     summary["rows"] = [asdict(row) for row in rows(summary)]
@@ -132,11 +140,20 @@ def markdown(results: dict[str, Any]) -> str:
         met = {True: "met", False: "**not met**", None: "—"}[row["met"]]
         lines.append(f"| {row['measure']} | {ours} | {peer} | {ratio} | {row['target']} | {met} |")
     machine, plan = results["machine"], results["plan"]
+    bursts = plan["rounds"] * plan["burst"]
+    failed = [
+        f'{label} {errors["count"]} of {bursts} ("{errors["first"]}")'
+        for label, errors in results["burst_errors"].items()
+        if errors["count"]
+    ]
     lines += [
+        "",
+        "Burst calls answered with an error: " + ("; ".join(failed) if failed else "none") + ".",
         "",
         f"`{results['command']}` ({results['elapsed_s']} s) on {machine['cpu_count']} CPUs ({machine['cpu_model']}), "
         f"Python {machine['python']}, OPA {machine['opa']}, peer {machine['peer'] or 'not run'}, "
-        f"commit {machine['git_commit']}, {machine['date']}; load average {machine['load_1min_at_end']} at the end. "
+        f"commit {machine['git_commit']}, {machine['date']}; 1-min load average {machine['load_1min_at_start']} "
+        f"at the start, {machine['load_1min_at_end']} at the end. "
         f"{plan['rounds']} rounds after {plan['warmup']} warm-up, {plan['calls']} calls per target per round, "
         f"bursts of {plan['burst']}, {plan['cold_starts']} cold starts per server.",
         "",
@@ -150,28 +167,32 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter  # noqa: PLC0415
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(14, 6.5), width_ratios=(1, 1.1))
     samples = results["samples_ms"]
-    labels = list(samples)
+    labels = [label for label in LATENCY_ORDER if label in samples]
     left.boxplot([samples[label] for label in labels], vert=False, showfliers=True, whis=(1, 99))
     left.set_yticks(range(1, len(labels) + 1), labels)
+    left.invert_yaxis()
     left.set_xscale("log")
-    left.set_xlabel("ms per call (log); whiskers p1-p99")
-    left.set_title("list_pods latency, and the bare OPA round trip")
+    left.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    left.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    left.xaxis.set_minor_formatter(NullFormatter())
+    left.set_xlabel("ms per call (log scale); box p25-p75, whiskers p1-p99")
+    left.set_title("list_pods latency; guard on/off in process; bare OPA round trip")
     judged = [row for row in results["rows"] if row["met"] is not None]
-    values = [(row["ratio"] if row["target"].endswith("peer") else row["ours"]) / _bound(row) for row in judged]
-    colours = ["tab:green" if row["met"] else "tab:red" for row in judged]
-    right.barh(range(len(judged)), values, color=colours)
+    values = [row[row["judged"]] / row["bound"] for row in judged]
+    right.barh(range(len(judged)), values, color=["tab:green" if row["met"] else "tab:red" for row in judged])
+    for place, row in enumerate(judged):
+        figure_text = f"{row['ratio']:g}x" if row["judged"] == "ratio" else f"{row['ours']:g} {row['unit']}"
+        right.annotate(f" {figure_text} (target {row['target']})", (values[place], place), va="center", fontsize=7)
     right.set_yticks(range(len(judged)), [row["measure"].replace("`", "") for row in judged], fontsize=8)
     right.invert_yaxis()
     right.axvline(1.0, color="black", linewidth=1)
+    right.set_xlim(0, max([*values, 1.0]) * 1.45)
     right.set_xlabel("figure ÷ its target (≤ 1 meets it)")
-    right.set_title("against the targets (ratios: ours ÷ peer)")
+    right.set_title("against the targets (ratios are ours ÷ peer)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-
-
-def _bound(row: dict[str, Any]) -> float:
-    return float(row["target"].split()[1].rstrip("x"))

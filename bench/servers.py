@@ -125,11 +125,16 @@ class Running:
         return procs.tree(self.pid)
 
 
+class CallFailed(RuntimeError):
+    """A pod listing answered with an error (for ours under load: `policy unavailable`)."""
+
+
 async def call(client: Client[Any], side: Side) -> None:
-    """One pod listing; an error answer would measure the wrong thing, so it stops the run."""
+    """One pod listing; an error answer raises `CallFailed`."""
     result = await client.call_tool(side.tool, side.arguments, raise_on_error=False)
     if result.is_error:
-        raise RuntimeError(f"{side.tool} failed: {result.content}")
+        text = " ".join(getattr(block, "text", "") for block in result.content)
+        raise CallFailed(f"{side.tool} failed: {text}")
 
 
 @contextlib.asynccontextmanager

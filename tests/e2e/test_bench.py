@@ -60,15 +60,19 @@ def test_success_smoke_run_writes_every_reported_figure(smoke: Path) -> None:
     assert {label: len(values) for label, values in results["samples_ms"].items()} == dict.fromkeys(
         results["latency_ms"], 10
     )
-    assert set(results["cpu_ms_per_call"]) == {*SERVERS, "opa"}
+    assert set(results["cpu_ms_per_call"]) == set(SERVERS)
     assert {label: stats["n"] for label, stats in results["burst_ms"].items()} == dict.fromkeys(SERVERS, 2)
     assert {label: stats["n"] for label, stats in results["cold_start_s"].items()} == dict.fromkeys(SERVERS, 1)
+    assert set(results["burst_errors"]) == set(SERVERS)
+    for errors in results["burst_errors"].values():
+        assert 0 <= errors["count"] <= 10
+        assert (errors["first"] is None) is (errors["count"] == 0)
     for label in SERVERS:
         rss = results["idle_rss_mib"][label]
         assert 0 < rss["server"] < rss["with_sidecars"]  # ours alone, then with its OPA
         assert 0 < results["latency_ms"][label]["p50"] <= results["latency_ms"][label]["p99"]
         assert results["cold_start_s"][label]["p50"] > 0
-    assert set(results["guard_overhead_ms"]) == {"p50", "p99"}
+    assert results["guard_overhead_ms"]["n"] == 10  # one figure per call: guarded - unguarded - OPA
     assert results["machine"]["peer"] is None
     assert results["machine"]["opa"][0].isdigit()
 
@@ -77,19 +81,22 @@ def test_success_rows_judge_our_figures_and_leave_ratios_without_a_peer_open(smo
     rows = json.loads((smoke / "results.json").read_text())["rows"]
     assert [row["measure"] for row in rows] == MEASURES
     for row in rows:
-        assert set(row) == {"measure", "unit", "ours", "peer", "ratio", "target", "met"}
+        assert set(row) == {"measure", "unit", "ours", "peer", "ratio", "target", "judged", "bound", "met"}
         assert isinstance(row["ours"], float | int)
         assert row["peer"] is None
         assert row["ratio"] is None
-        if row["target"].endswith("x peer"):
+        if row["judged"] == "ratio":
+            assert row["target"] == f"≤ {row['bound']:g}x peer"
             assert row["met"] is None
         else:
-            assert row["met"] is (row["ours"] <= float(row["target"].split()[1]))
+            assert row["target"] == f"≤ {row['bound']:g} {row['unit']}"
+            assert row["met"] is (row["ours"] <= row["bound"])
 
 
 def test_success_markdown_is_the_table_of_the_rows(smoke: Path) -> None:
     results = json.loads((smoke / "results.json").read_text())
-    table = [line for line in (smoke / "results.md").read_text().splitlines() if line.startswith("|")]
+    text = (smoke / "results.md").read_text()
+    table = [line for line in text.splitlines() if line.startswith("|")]
     assert table[0] == "| Measurement | Ours | Peer | Ours ÷ peer | Target | Met |"
     assert [line.split(" | ")[0].removeprefix("| ") for line in table[2:]] == MEASURES
     for line, row in zip(table[2:], results["rows"], strict=True):
@@ -97,6 +104,7 @@ def test_success_markdown_is_the_table_of_the_rows(smoke: Path) -> None:
         assert cells[1] == f"{row['ours']:g} {row['unit']}"
         assert cells[2:4] == ["—", "—"]
         assert cells[5] == {True: "met", False: "**not met**", None: "—"}[row["met"]]
+    assert sum(line.startswith("Burst calls answered with an error: ") for line in text.splitlines()) == 1
     assert not (smoke / "results.png").exists()
 
 
