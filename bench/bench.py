@@ -126,35 +126,12 @@ async def measure(plan: Plan, *, peer: Path | None, workdir: Path) -> Samples:
                 if not (await local.gateway.policy.decide(document)).allow:
                     raise RuntimeError("the bare OPA round trip was not allowed: a different question")
 
-            calls: dict[str, Call] = {run.label: _caller(run.client, run.side) for run in live}
             guard: dict[str, Call] = {
                 "guard-on": _caller(local.guarded, ours),
                 "guard-off": _caller(local.unguarded, ours),
                 "opa": decide,
             }
-            for number in range(plan.warmup + plan.rounds):
-                kept = number >= plan.warmup
-                _progress(f"round {number + 1}/{plan.warmup + plan.rounds}{'' if kept else ' (warm-up)'}")
-                for label in rotated([*calls, "guard"], number):
-                    if label == "guard":
-                        times = await _paired(guard, plan.calls)
-                        if kept:
-                            for name, values in times.items():
-                                samples.latency_ms.setdefault(name, []).extend(values)
-                            samples.guard_overhead_ms.extend(map(_overhead, *times.values()))
-                        continue
-                    pids = next(run for run in live if run.label == label).pids()
-                    cpu = procs.cpu_seconds(pids)
-                    batch = [await _timed(calls[label]) for _ in range(plan.calls)]
-                    cpu = procs.cpu_seconds(pids) - cpu
-                    if kept:
-                        samples.latency_ms.setdefault(label, []).extend(batch)
-                        samples.cpu_ms_per_call.setdefault(label, []).append(cpu * 1000 / plan.calls)
-                for run in rotated(live, number):
-                    wall, errors = await _burst(calls[run.label], plan.burst)
-                    if kept:
-                        samples.burst_ms.setdefault(run.label, []).append(wall)
-                        samples.burst_errors.setdefault(run.label, []).extend(errors)
+            await _rounds(plan, live=live, guard=guard, samples=samples)
             await asyncio.sleep(IDLE_S)
             for run in live:
                 samples.idle_rss_mib[run.label] = {
@@ -168,6 +145,35 @@ async def measure(plan: Plan, *, peer: Path | None, workdir: Path) -> Samples:
                 seconds = await servers.cold_start(side, transport, workdir / f"{label}-cold-{number}")
                 samples.cold_start_s.setdefault(label, []).append(seconds)
     return samples
+
+
+async def _rounds(plan: Plan, *, live: list[servers.Running], guard: dict[str, Call], samples: Samples) -> None:
+    """Warm-up and measured rounds: a batch of sequential calls per server (with its CPU), the
+    guard's paired batch, then a burst per server; each round in a rotated order."""
+    calls: dict[str, Call] = {run.label: _caller(run.client, run.side) for run in live}
+    for number in range(plan.warmup + plan.rounds):
+        kept = number >= plan.warmup
+        _progress(f"round {number + 1}/{plan.warmup + plan.rounds}{'' if kept else ' (warm-up)'}")
+        for label in rotated([*calls, "guard"], number):
+            if label == "guard":
+                times = await _paired(guard, plan.calls)
+                if kept:
+                    for name, values in times.items():
+                        samples.latency_ms.setdefault(name, []).extend(values)
+                    samples.guard_overhead_ms.extend(map(_overhead, *times.values()))
+                continue
+            pids = next(run for run in live if run.label == label).pids()
+            cpu = procs.cpu_seconds(pids)
+            batch = [await _timed(calls[label]) for _ in range(plan.calls)]
+            cpu = procs.cpu_seconds(pids) - cpu
+            if kept:
+                samples.latency_ms.setdefault(label, []).extend(batch)
+                samples.cpu_ms_per_call.setdefault(label, []).append(cpu * 1000 / plan.calls)
+        for run in rotated(live, number):
+            wall, errors = await _burst(calls[run.label], plan.burst)
+            if kept:
+                samples.burst_ms.setdefault(run.label, []).append(wall)
+                samples.burst_errors.setdefault(run.label, []).extend(errors)
 
 
 async def _paired(calls: dict[str, Call], count: int) -> dict[str, list[float]]:

@@ -8,7 +8,7 @@ gateway and its peer are measured the same way.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -42,18 +42,19 @@ def tree(*roots: int) -> list[int]:
     return found
 
 
-def child_running(argv0: str) -> int:
-    """The pid of this process's child that runs `argv0` (a stdio server the MCP client spawned)."""
-    me = os.getpid()
+def child_running(argv: Sequence[str]) -> int:
+    """The pid of this process's child whose command line ends with `argv` (a stdio server the MCP
+    client spawned; a script's command line starts with its interpreter)."""
+    me, wanted = os.getpid(), [part.encode() for part in argv]
     for pid, parent in _parents().items():
         if parent == me:
             try:
-                command = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
+                command = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")[:-1]
             except OSError:
                 continue
-            if argv0.encode() in command:
+            if command[-len(wanted) :] == wanted:
                 return pid
-    raise LookupError(f"no child process runs {argv0}")
+    raise LookupError(f"no child process runs {' '.join(argv)}")
 
 
 def cpu_seconds(pids: Iterable[int]) -> float:

@@ -147,7 +147,7 @@ async def running(side: Side, transport: Transport, directory: Path) -> AsyncIte
             command=side.stdio_argv[0], args=side.stdio_argv[1:], env=env, keep_alive=False, log_file=directory / "log"
         )
         async with Client(stdio, timeout=START_TIMEOUT) as client:
-            yield Running(label=label, side=side, client=client, pid=procs.child_running(side.stdio_argv[0]))
+            yield Running(label=label, side=side, client=client, pid=procs.child_running(side.stdio_argv))
         return
     port = free_port()
     process = ManagedProcess(name=label, log_path=directory / "log")
