@@ -53,8 +53,14 @@ pytest:
 bundle: setup
 	@OPA=$(OPA) opa/bundle.sh dist
 
-bench: setup
+# The gateway beside containers/kubernetes-mcp-server (installed pinned by bench/peer.sh); writes
+# bench/results.{json,md,png}. ARGS="--rounds 20", "--quick", "--no-peer": see bench/bench.py.
+bench: setup $(VENV)/.bench-installed
 	$(BIN)/python -m bench.bench $(ARGS)
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
+	@touch $@
 
 # deploy/rbac.yaml from the catalog and the policy data; run it after changing either
 # (tests/unit/test_rbac.py fails while the committed file is stale).
