@@ -232,11 +232,13 @@ READ_TOOLS = KUBE_READ_TOOLS + APPROVAL_TOOLS
 ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + APPROVAL_TOOLS
 PV_TOOLS = ("list_pvs", "describe_pv")
 """Cluster-scoped reads that the shipped policy data does not list in `cluster_reads`."""
-CLUSTER_SCOPED_TOOLS = ("list_namespaces", "get_node_status", *PV_TOOLS, *NODE_WRITES)
+CLUSTER_SCOPED_TOOLS = ("list_namespaces", "get_node_status", *PV_TOOLS)
+"""The cluster-scoped reads."""
 SHIPPED_CLUSTER_READS = ("list_namespaces", "get_node_status")
 SHIPPED_READS = tuple(name for name in READ_TOOLS if name not in PV_TOOLS)
 """The read tools the shipped policy shows and allows (in an allowed namespace)."""
-NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS + APPROVAL_TOOLS)
+NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS + NODE_WRITES + APPROVAL_TOOLS)
+NAMESPACED_WRITES = tuple(name for name in WRITE_TOOLS if name not in NODE_WRITES)
 LIST_TOOLS = ("list_pods", "list_deployments", *(r.listing for r in RESOURCE_READS))
 """The paged lists: `limit` and `continue_token` in, `continue` out."""
 

@@ -13,8 +13,11 @@ from tests.support import (
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
     NAMESPACED_TOOLS,
+    NAMESPACED_WRITES,
+    NODE_WRITES,
     PV_TOOLS,
     READ_TOOLS,
+    WRITE_METHOD,
     WRITE_TOOLS,
     Harness,
     arguments_for,
@@ -59,8 +62,9 @@ async def test_writes_are_denied_by_the_default_policy(
     open_gateway: GatewayFactory, opa: OpaServer, tool: str, namespace: str
 ) -> None:
     gateway = await open_gateway(**opa.settings(), mode="readwrite")
+    where = {} if tool in NODE_WRITES else {"namespace": namespace}
 
-    message = await gateway.error(tool, arguments_for(tool, namespace=namespace))
+    message = await gateway.error(tool, arguments_for(tool, **where))
 
     assert message == f"denied by policy: {POLICY_READONLY}"
     record = assert_not_run(gateway, "denied")
@@ -228,7 +232,7 @@ async def test_persistent_volumes_are_read_only_where_the_policy_lists_them(
 
 
 @pytest.mark.parametrize(("namespace", "approvers"), [("staging", "group:sre"), ("default", "group:sre-leads")])
-@pytest.mark.parametrize("tool", WRITE_TOOLS)
+@pytest.mark.parametrize("tool", NAMESPACED_WRITES)
 async def test_an_enabled_write_needs_an_approval(
     open_gateway: GatewayFactory, policy_opa: PolicyServers, tool: str, namespace: str, approvers: str
 ) -> None:
@@ -282,7 +286,7 @@ async def test_approval_is_still_needed_outside_the_exempt_namespace(
 @pytest.mark.parametrize(
     ("policy_dry_run", "gateway_dry_run"), [(True, False), (False, True)], ids=["policy data", "gateway setting"]
 )
-@pytest.mark.parametrize("tool", WRITE_TOOLS)
+@pytest.mark.parametrize("tool", NAMESPACED_WRITES)
 async def test_a_dry_run_from_policy_or_gateway_makes_writes_server_dry_runs(
     open_gateway: GatewayFactory,
     policy_opa: PolicyServers,
@@ -295,8 +299,8 @@ async def test_a_dry_run_from_policy_or_gateway_makes_writes_server_dry_runs(
 
     result = await gateway.ok(tool, arguments_for(tool, namespace="staging"))
 
-    [(method, kwargs)] = gateway.kube.calls
-    assert (method, kwargs["dry_run"]) == (KUBE_METHOD[tool], "All")
+    [(method, kwargs)] = gateway.kube.mutations
+    assert (method, kwargs["dry_run"]) == (WRITE_METHOD[tool], "All")
     assert result["dry_run"] is True
 
 

@@ -100,7 +100,7 @@ async def test_the_gateway_allowlist_lets_its_namespaces_through(
     assert gateway.kube.calls[0][1]["namespace"] == "staging"
 
 
-@pytest.mark.parametrize("tool", CLUSTER_SCOPED_TOOLS)
+@pytest.mark.parametrize("tool", [*CLUSTER_SCOPED_TOOLS, *NODE_WRITES])
 async def test_the_gateway_allowlist_leaves_cluster_scoped_actions_to_the_policy(
     open_gateway: GatewayFactory, opa_stub: OpaStub, tool: str
 ) -> None:

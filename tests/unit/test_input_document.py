@@ -317,7 +317,8 @@ async def test_the_listing_input_describes_the_whole_catalog(open_gateway: Gatew
         assert (action["namespace"], action["name"]) == (None, None)
         assert action["write"] is (entry["tool"]["name"] in WRITE_TOOLS)
         assert entry["tool"]["read_only"] is not action["write"]
-        assert action["cluster_scoped"] is (entry["tool"]["name"] in {*CLUSTER_SCOPED_TOOLS, *APPROVAL_TOOLS})
+        cluster_scoped = {*CLUSTER_SCOPED_TOOLS, *NODE_WRITES, *APPROVAL_TOOLS}
+        assert action["cluster_scoped"] is (entry["tool"]["name"] in cluster_scoped)
         assert action["verb"] in ({"patch", "delete"} if action["write"] else {"get", "list"})
 
 
