@@ -253,7 +253,9 @@ def _template_of(kube: Kube, rs: V1ReplicaSet) -> dict[str, Any]:
 
 async def _undo(
     kube: Kube, name: str, namespace: str, to_revision: int | None, dry_run: bool
-) -> tuple[int, V1Deployment]:
+) -> tuple[int, V1Deployment, V1Deployment]:
+    """The revision gone back to, the deployment as read, and as patched (the read is the one the
+    patch tests, so a preview's "before" is exactly what its dry run changed)."""
     d = await kube.call(kube.apps.read_namespaced_deployment, name=name, namespace=namespace)
     target, rs = _undo_target(d, await _owned_replica_sets(kube, d, namespace), to_revision)
     # A JSON patch that tests the version it read: a deployment changed since fails with a conflict.
@@ -264,7 +266,7 @@ async def _undo(
     patched = await kube.call(
         kube.apps.patch_namespaced_deployment, name=name, namespace=namespace, body=body, dry_run=_dry_run(dry_run)
     )
-    return target, patched
+    return target, d, patched
 
 
 async def rollout_undo(
@@ -277,7 +279,7 @@ async def rollout_undo(
     """Roll a deployment back to an earlier revision, as `kubectl rollout undo` does: its pod template
     becomes that revision's (the previous one unless `to_revision` is given), which rolls its pods.
     A write: the policy must allow it, and it may need a human approval first."""
-    target, patched = await _undo(kube, deployment_name, namespace, to_revision, dry_run)
+    target, _, patched = await _undo(kube, deployment_name, namespace, to_revision, dry_run)
     return {
         "deployment": deployment_name,
         "namespace": namespace,
@@ -291,6 +293,5 @@ async def preview_rollout_undo(
     kube: Kube, deployment_name: str, namespace: str = "default", to_revision: int | None = None
 ) -> Snapshot:
     """The deployment's spec now, and after the undo's own patch run as a server-side dry run."""
-    current = await kube.call(kube.apps.read_namespaced_deployment, name=deployment_name, namespace=namespace)
-    _, planned = await _undo(kube, deployment_name, namespace, to_revision, dry_run=True)
+    _, current, planned = await _undo(kube, deployment_name, namespace, to_revision, dry_run=True)
     return _spec(kube, current), _spec(kube, planned)

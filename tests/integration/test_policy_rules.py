@@ -44,10 +44,13 @@ def assert_not_run(gateway: Harness, outcome: str) -> dict[str, Any]:
     return record
 
 
-def assert_not_written(gateway: Harness, outcome: str) -> None:
-    """Only the preview reached the fake kube: a read and the write's own call as a dry run."""
+def assert_not_written(gateway: Harness, tool: str, outcome: str) -> None:
+    """Only the preview reached the fake kube: its reads, and the write's own call once, as a dry run."""
     assert gateway.kube.writes == []
-    assert len(gateway.kube.calls) == 2
+    assert [(name, kw["dry_run"]) for name, kw in gateway.kube.mutations] == [(WRITE_METHOD[tool], "All")]
+    reads = [name for name in gateway.kube.methods if name != WRITE_METHOD[tool]]
+    assert reads
+    assert all(name.startswith(("read_", "list_")) for name in reads)
     assert (gateway.last_call()["outcome"], gateway.last_call()["allow"]) == (outcome, False)
 
 
@@ -243,7 +246,7 @@ async def test_an_enabled_write_needs_an_approval(
     assert pending["status"] == "pending_approval"
     assert pending["message"].startswith(f"approval required: 1 approval from {approvers}")
     assert pending["approvers"] == [approvers]
-    assert_not_written(gateway, "approval_pending")
+    assert_not_written(gateway, tool, "approval_pending")
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["for real", "asked to dry-run"])
@@ -280,7 +283,7 @@ async def test_approval_is_still_needed_outside_the_exempt_namespace(
     pending = await gateway.ok("restart_deployment", {"deployment_name": "web", "namespace": "default"})
 
     assert pending["approvers"] == ["group:sre-leads"]
-    assert_not_written(gateway, "approval_pending")
+    assert_not_written(gateway, "restart_deployment", "approval_pending")
 
 
 @pytest.mark.parametrize(
