@@ -144,6 +144,10 @@ OWNED_REPLICA_SETS = ApiCall(verb="list", resource="replicasets", group="apps")
 """`rollout_history` lists the ReplicaSets a deployment owns, one per revision."""
 CURRENT_DEPLOYMENT = ApiCall(verb="get", resource="deployments", group="apps")
 """The write previews read the deployment as it is now (`gateway.preview`)."""
+CURRENT_POD = ApiCall(verb="get", resource="pods")
+"""`delete_pod`'s preview reads the pod it would delete."""
+CURRENT_NODE = ApiCall(verb="get", resource="nodes")
+"""The node writes' previews read the node as it is now."""
 
 
 def _reads(
@@ -167,6 +171,18 @@ def _reads(
             action=replace(listed, verb="get", name_arg=name_arg),
             extra_calls=(*extra_calls, recent_events),
         ),
+    )
+
+
+def _node_write(handler: Callable[..., Any], preview: PreviewFunction) -> Entry:
+    """Cordon or uncordon: a patch of one node, a cluster-scoped write that marks it and removes
+    nothing, so neither destructive nor different when repeated."""
+    return Entry(
+        handler=handler,
+        action=ActionTemplate(verb="patch", resource="nodes", cluster_scoped=True, write=True, name_arg="node_name"),
+        idempotent=True,
+        extra_calls=(CURRENT_NODE,),
+        preview=preview,
     )
 
 
@@ -247,6 +263,28 @@ ENTRIES: tuple[Entry, ...] = (
         extra_calls=(CURRENT_DEPLOYMENT,),
         preview=deployments.preview_scale,
     ),
+    Entry(
+        handler=deployments.rollout_undo,
+        action=ActionTemplate(
+            verb="patch", group="apps", resource="deployments", write=True, name_arg="deployment_name"
+        ),
+        destructive=True,
+        # Without to_revision, each undo goes back from where the last one left the deployment.
+        idempotent=False,
+        extra_calls=(CURRENT_DEPLOYMENT, OWNED_REPLICA_SETS),
+        preview=deployments.preview_rollout_undo,
+    ),
+    Entry(
+        handler=pods.delete_pod,
+        action=ActionTemplate(verb="delete", resource="pods", write=True, name_arg="pod_name"),
+        destructive=True,
+        # A StatefulSet's replacement pod has the same name: deleting again deletes it too.
+        idempotent=False,
+        extra_calls=(CURRENT_POD,),
+        preview=pods.preview_delete_pod,
+    ),
+    _node_write(nodes.cordon_node, nodes.preview_cordon),
+    _node_write(nodes.uncordon_node, nodes.preview_uncordon),
     Entry(
         handler=approvals.get_approval,
         action=ActionTemplate(

@@ -456,7 +456,7 @@ test_success_listing_own_approvals_whatever_the_allowlists if {
 
 test_fail_approvals_are_not_writable if {
 	approve := object.union(actions.get_approval, {"verb": "update", "write": true})
-	authz.decision == denied(["cluster-scoped writes are not allowed"])
+	authz.decision == denied([`cluster-scoped resource "approvals" is not in the cluster write allowlist`])
 		with input as call("get_approval", {"action": approve, "approval": review})
 		with policy_data as readwrite_config
 }

@@ -289,15 +289,15 @@ test_fail_cluster_read_without_cluster_reads_data if {
 		with policy_data as object.remove(policy_data, ["cluster_reads"])
 }
 
-test_fail_cluster_scoped_write if {
+test_fail_cluster_scoped_write_not_listed if {
 	cordon := {"verb": "patch", "write": true}
-	authz.decision == denied(["cluster-scoped writes are not allowed"])
+	unlisted := `cluster-scoped resource "nodes" is not in the cluster write allowlist`
+	authz.decision == denied([unlisted])
 		with input as call("get_node_status", {"action": cordon})
-		with policy_data as readwrite_config
-	authz.decision == denied([
-		"cluster-scoped writes are not allowed",
-		`writes are disabled: the policy mode is "readonly"`,
-	]) with input as call("get_node_status", {"action": cordon})
+		with policy_data as object.remove(readwrite_config, ["cluster_writes"])
+	authz.decision == denied([unlisted, `writes are disabled: the policy mode is "readonly"`])
+		with input as call("get_node_status", {"action": cordon})
+		with policy_data as object.remove(policy_data, ["cluster_writes"])
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -224,7 +224,9 @@ KUBE_READ_TOOLS = (
     *RESOURCE_TOOLS,
     *ROLLOUT_TOOLS,
 )
-WRITE_TOOLS = ("restart_deployment", "scale_deployment")
+WRITE_TOOLS = ("restart_deployment", "scale_deployment", "rollout_undo", "delete_pod", "cordon_node", "uncordon_node")
+NODE_WRITES = ("cordon_node", "uncordon_node")
+"""The cluster-scoped writes: no namespace, allowed only where the policy data lists nodes in `cluster_writes`."""
 # Reads of the gateway's own approval requests: no Kubernetes call, no namespace.
 APPROVAL_TOOLS = ("get_approval", "list_my_approvals")
 READ_TOOLS = KUBE_READ_TOOLS + APPROVAL_TOOLS
@@ -232,10 +234,12 @@ ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + APPROVAL_TOOLS
 PV_TOOLS = ("list_pvs", "describe_pv")
 """Cluster-scoped reads that the shipped policy data does not list in `cluster_reads`."""
 CLUSTER_SCOPED_TOOLS = ("list_namespaces", "get_node_status", *PV_TOOLS)
+"""The cluster-scoped reads."""
 SHIPPED_CLUSTER_READS = ("list_namespaces", "get_node_status")
 SHIPPED_READS = tuple(name for name in READ_TOOLS if name not in PV_TOOLS)
 """The read tools the shipped policy shows and allows (in an allowed namespace)."""
-NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS + APPROVAL_TOOLS)
+NAMESPACED_TOOLS = tuple(name for name in ALL_TOOLS if name not in CLUSTER_SCOPED_TOOLS + NODE_WRITES + APPROVAL_TOOLS)
+NAMESPACED_WRITES = tuple(name for name in WRITE_TOOLS if name not in NODE_WRITES)
 LIST_TOOLS = ("list_pods", "list_deployments", *(r.listing for r in RESOURCE_READS))
 """The paged lists: `limit` and `continue_token` in, `continue` out."""
 
@@ -255,6 +259,10 @@ VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "rollout_history": {"deployment_name": "web"},
     "restart_deployment": {"deployment_name": "web"},
     "scale_deployment": {"deployment_name": "web", "replicas": 2},
+    "rollout_undo": {"deployment_name": "web"},
+    "delete_pod": {"pod_name": "web-1"},
+    "cordon_node": {"node_name": "node-1"},
+    "uncordon_node": {"node_name": "node-1"},
     "get_approval": {"approval_id": "x" * 32},
     "list_my_approvals": {},
 }
@@ -275,7 +283,20 @@ KUBE_METHOD = {
     "rollout_history": "read_namespaced_deployment",
     "restart_deployment": "patch_namespaced_deployment",
     "scale_deployment": "patch_namespaced_deployment_scale",
+    "rollout_undo": "read_namespaced_deployment",
+    "delete_pod": "delete_namespaced_pod",
+    "cordon_node": "patch_node",
+    "uncordon_node": "patch_node",
 }
+WRITE_METHOD = {
+    "restart_deployment": "patch_namespaced_deployment",
+    "scale_deployment": "patch_namespaced_deployment_scale",
+    "rollout_undo": "patch_namespaced_deployment",
+    "delete_pod": "delete_namespaced_pod",
+    "cordon_node": "patch_node",
+    "uncordon_node": "patch_node",
+}
+"""The Kubernetes API method each write tool changes the cluster with."""
 NAME_ARGUMENT = {
     "get_pod_logs": "pod_name",
     "describe_pod": "pod_name",
@@ -286,6 +307,10 @@ NAME_ARGUMENT = {
     "rollout_history": "deployment_name",
     "restart_deployment": "deployment_name",
     "scale_deployment": "deployment_name",
+    "rollout_undo": "deployment_name",
+    "delete_pod": "pod_name",
+    "cordon_node": "node_name",
+    "uncordon_node": "node_name",
 }
 """The argument that names the object, per tool that has one."""
 
@@ -723,6 +748,8 @@ def canned_responses() -> dict[str, Any]:
         "patch_namespaced_deployment": _deployment(),
         "list_node": V1NodeList(items=[_node()]),
         "read_node": _node(),
+        "patch_node": _node(),
+        "delete_namespaced_pod": _pod(),
         "patch_namespaced_deployment_scale": V1Scale(spec=V1ScaleSpec(replicas=2)),
         **_new_kinds(),
         # /readyz asks the API server's /version.
@@ -804,9 +831,14 @@ class CountingKube(Kube):
         return [name for name, _ in self.calls]
 
     @property
+    def mutations(self) -> list[KubeCall]:
+        """The patches and deletes, server-side dry runs included."""
+        return [(name, kw) for name, kw in self.calls if name.startswith(("patch_", "delete_"))]
+
+    @property
     def writes(self) -> list[KubeCall]:
-        """The calls that would change the cluster: patches not sent as server-side dry runs."""
-        return [(name, kw) for name, kw in self.calls if name.startswith("patch_") and kw["dry_run"] is None]
+        """The calls that would change the cluster: patches and deletes not sent as server-side dry runs."""
+        return [(name, kw) for name, kw in self.mutations if kw["dry_run"] is None]
 
 
 def passthrough_kube(kubeconfig: Path, *, timeout: float = 1.0) -> CountingKube:

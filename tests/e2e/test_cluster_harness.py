@@ -218,6 +218,9 @@ def test_gateway_can_read_nodes_and_events_and_write_as_the_tools_do(gateway: Ap
     assert core.list_namespaced_event("staging").items
     assert apps.patch_namespaced_deployment("web", "staging", RESTART, dry_run="All").metadata.name == "web"
     assert apps.patch_namespaced_deployment_scale("web", "staging", SCALE, dry_run="All").spec.replicas == 9
+    assert core.delete_namespaced_pod("web-7d9c6b8f5-4kq2x", "staging", dry_run="All").metadata.name
+    assert core.patch_node("node-1", {"spec": {"unschedulable": True}}, dry_run="All").spec.unschedulable
+    assert not CoreV1Api(admin).read_node("node-1").spec.unschedulable
     assert AppsV1Api(admin).read_namespaced_deployment("web", "staging").spec.replicas == 3
 
 
@@ -226,7 +229,10 @@ def test_gateway_can_read_nodes_and_events_and_write_as_the_tools_do(gateway: Ap
     [
         ("list secrets", lambda c: CoreV1Api(c).list_namespaced_secret("staging")),
         ("read secret", lambda c: CoreV1Api(c).read_namespaced_secret(seed_data.SECRET_NAME, "staging")),
-        ("delete pod", lambda c: CoreV1Api(c).delete_namespaced_pod("web-7d9c6b8f5-4kq2x", "staging")),
+        (
+            "delete pod in prod",
+            lambda c: CoreV1Api(c).delete_namespaced_pod("web-5f6d7c8b9-b8n4q", "prod", dry_run="All"),
+        ),
         ("delete deployment", lambda c: AppsV1Api(c).delete_namespaced_deployment("web", "staging")),
         (
             "create configmap",
@@ -237,7 +243,7 @@ def test_gateway_can_read_nodes_and_events_and_write_as_the_tools_do(gateway: Ap
             "get endpointslice",
             lambda c: DiscoveryV1Api(c).read_namespaced_endpoint_slice(application.WEB_ENDPOINT_SLICE, "staging"),
         ),
-        ("patch node (cordon)", lambda c: CoreV1Api(c).patch_node("node-1", {"spec": {"unschedulable": True}})),
+        ("delete node", lambda c: CoreV1Api(c).delete_node("node-2", dry_run="All")),
         (
             "restart kube-system/coredns",
             lambda c: AppsV1Api(c).patch_namespaced_deployment("coredns", "kube-system", RESTART, dry_run="All"),

@@ -13,8 +13,11 @@ from tests.support import (
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
     NAMESPACED_TOOLS,
+    NAMESPACED_WRITES,
+    NODE_WRITES,
     PV_TOOLS,
     READ_TOOLS,
+    WRITE_METHOD,
     WRITE_TOOLS,
     Harness,
     arguments_for,
@@ -41,10 +44,13 @@ def assert_not_run(gateway: Harness, outcome: str) -> dict[str, Any]:
     return record
 
 
-def assert_not_written(gateway: Harness, outcome: str) -> None:
-    """Only the preview reached the fake kube: a read and the write's own call as a dry run."""
+def assert_not_written(gateway: Harness, tool: str, outcome: str) -> None:
+    """Only the preview reached the fake kube: its reads, and the write's own call once, as a dry run."""
     assert gateway.kube.writes == []
-    assert len(gateway.kube.calls) == 2
+    assert [(name, kw["dry_run"]) for name, kw in gateway.kube.mutations] == [(WRITE_METHOD[tool], "All")]
+    reads = [name for name in gateway.kube.methods if name != WRITE_METHOD[tool]]
+    assert reads
+    assert all(name.startswith(("read_", "list_")) for name in reads)
     assert (gateway.last_call()["outcome"], gateway.last_call()["allow"]) == (outcome, False)
 
 
@@ -59,8 +65,9 @@ async def test_writes_are_denied_by_the_default_policy(
     open_gateway: GatewayFactory, opa: OpaServer, tool: str, namespace: str
 ) -> None:
     gateway = await open_gateway(**opa.settings(), mode="readwrite")
+    where = {} if tool in NODE_WRITES else {"namespace": namespace}
 
-    message = await gateway.error(tool, arguments_for(tool, namespace=namespace))
+    message = await gateway.error(tool, arguments_for(tool, **where))
 
     assert message == f"denied by policy: {POLICY_READONLY}"
     record = assert_not_run(gateway, "denied")
@@ -228,7 +235,7 @@ async def test_persistent_volumes_are_read_only_where_the_policy_lists_them(
 
 
 @pytest.mark.parametrize(("namespace", "approvers"), [("staging", "group:sre"), ("default", "group:sre-leads")])
-@pytest.mark.parametrize("tool", WRITE_TOOLS)
+@pytest.mark.parametrize("tool", NAMESPACED_WRITES)
 async def test_an_enabled_write_needs_an_approval(
     open_gateway: GatewayFactory, policy_opa: PolicyServers, tool: str, namespace: str, approvers: str
 ) -> None:
@@ -239,7 +246,7 @@ async def test_an_enabled_write_needs_an_approval(
     assert pending["status"] == "pending_approval"
     assert pending["message"].startswith(f"approval required: 1 approval from {approvers}")
     assert pending["approvers"] == [approvers]
-    assert_not_written(gateway, "approval_pending")
+    assert_not_written(gateway, tool, "approval_pending")
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["for real", "asked to dry-run"])
@@ -276,13 +283,13 @@ async def test_approval_is_still_needed_outside_the_exempt_namespace(
     pending = await gateway.ok("restart_deployment", {"deployment_name": "web", "namespace": "default"})
 
     assert pending["approvers"] == ["group:sre-leads"]
-    assert_not_written(gateway, "approval_pending")
+    assert_not_written(gateway, "restart_deployment", "approval_pending")
 
 
 @pytest.mark.parametrize(
     ("policy_dry_run", "gateway_dry_run"), [(True, False), (False, True)], ids=["policy data", "gateway setting"]
 )
-@pytest.mark.parametrize("tool", WRITE_TOOLS)
+@pytest.mark.parametrize("tool", NAMESPACED_WRITES)
 async def test_a_dry_run_from_policy_or_gateway_makes_writes_server_dry_runs(
     open_gateway: GatewayFactory,
     policy_opa: PolicyServers,
@@ -295,8 +302,8 @@ async def test_a_dry_run_from_policy_or_gateway_makes_writes_server_dry_runs(
 
     result = await gateway.ok(tool, arguments_for(tool, namespace="staging"))
 
-    [(method, kwargs)] = gateway.kube.calls
-    assert (method, kwargs["dry_run"]) == (KUBE_METHOD[tool], "All")
+    [(method, kwargs)] = gateway.kube.mutations
+    assert (method, kwargs["dry_run"]) == (WRITE_METHOD[tool], "All")
     assert result["dry_run"] is True
 
 

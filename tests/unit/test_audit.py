@@ -89,7 +89,8 @@ async def test_a_write_is_announced_durably_before_kube_is_touched(gateway: Harn
 
     await gateway.ok(tool, arguments_for(tool))
 
-    [before] = seen_at_call_time
+    # rollout_undo reads the deployment and its ReplicaSets before it patches: the first call counts
+    before = seen_at_call_time[0]
     [intent] = before[gateway.audit_start :]
     intent_, call = gateway.audit()
     assert intent == intent_

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.support import ALL_TOOLS, Harness, OpaStub, arguments_for
+from tests.support import ALL_TOOLS, Harness, OpaStub, arguments_for, error_text
 
 Schema = dict[str, Any]
 
@@ -126,7 +126,8 @@ async def test_the_schema_refuses_exactly_what_the_gateway_refuses(
             arguments = arguments_for(tool, **{name: value})
             schema_accepts = validator.is_valid(arguments)
             result = await gateway.call(tool, arguments)
-            gateway_accepts = not result.is_error
+            # accepted: past validation, even if the fake cluster then has no such object (a revision)
+            gateway_accepts = not (result.is_error and error_text(result).startswith("invalid arguments"))
             checked += 1
             if schema_accepts != gateway_accepts:
                 disagreements.append(f"{tool}.{name}={value!r}: schema {schema_accepts}, gateway {gateway_accepts}")
