@@ -118,7 +118,7 @@ def _revision_row(rs: "V1ReplicaSet", current: int | None) -> dict[str, Any]:
     }
 
 
-async def _owned_replica_sets(kube: Kube, d: V1Deployment, namespace: str) -> list[V1ReplicaSet]:
+async def _owned_replica_sets(kube: Kube, d: "V1Deployment", namespace: str) -> "list[V1ReplicaSet]":
     """The ReplicaSets the deployment controls: one per revision."""
     sets = await kube.call(
         kube.apps.list_namespaced_replica_set,
@@ -228,7 +228,7 @@ ToRevision = Annotated[
 ]
 
 
-def _undo_target(d: V1Deployment, owned: list[V1ReplicaSet], to_revision: int | None) -> tuple[int, V1ReplicaSet]:
+def _undo_target(d: "V1Deployment", owned: "list[V1ReplicaSet]", to_revision: int | None) -> "tuple[int, V1ReplicaSet]":
     """The revision `kubectl rollout undo` goes back to, and its ReplicaSet: `to_revision`, or the
     newest revision before the current one."""
     name = f"{d.metadata.namespace}/{d.metadata.name}"
@@ -245,7 +245,7 @@ def _undo_target(d: V1Deployment, owned: list[V1ReplicaSet], to_revision: int | 
     return max(earlier), by_revision[max(earlier)]
 
 
-def _template_of(kube: Kube, rs: V1ReplicaSet) -> dict[str, Any]:
+def _template_of(kube: Kube, rs: "V1ReplicaSet") -> dict[str, Any]:
     """The ReplicaSet's pod template as the deployment's: without the label the controller adds to it."""
     template: dict[str, Any] = kube.api_client.sanitize_for_serialization(rs.spec.template)
     labels = template.get("metadata", {}).get("labels") or {}
@@ -255,7 +255,7 @@ def _template_of(kube: Kube, rs: V1ReplicaSet) -> dict[str, Any]:
 
 async def _undo(
     kube: Kube, name: str, namespace: str, to_revision: int | None, dry_run: bool
-) -> tuple[int, V1Deployment, V1Deployment]:
+) -> "tuple[int, V1Deployment, V1Deployment]":
     """The revision gone back to, the deployment as read, and as patched (the read is the one the
     patch tests, so a preview's "before" is exactly what its dry run changed)."""
     d = await kube.call(kube.apps.read_namespaced_deployment, name=name, namespace=namespace)

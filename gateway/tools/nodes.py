@@ -49,7 +49,7 @@ async def get_node_status(kube: Kube, node_name: NodeName = None) -> dict[str, A
 WrittenNode = Annotated[ObjectName, Field(description="Node name (DNS-1123 subdomain).")]
 
 
-async def _mark(kube: Kube, name: str, *, unschedulable: bool, dry_run: bool) -> V1Node:
+async def _mark(kube: Kube, name: str, *, unschedulable: bool, dry_run: bool) -> "V1Node":
     node: V1Node = await kube.call(
         kube.core.patch_node,
         name=name,
@@ -59,7 +59,7 @@ async def _mark(kube: Kube, name: str, *, unschedulable: bool, dry_run: bool) ->
     return node
 
 
-def _marked(node: V1Node, *, dry_run: bool) -> dict[str, Any]:
+def _marked(node: "V1Node", *, dry_run: bool) -> dict[str, Any]:
     return {"node": node.metadata.name, "schedulable": not (node.spec and node.spec.unschedulable), "dry_run": dry_run}
 
 
@@ -81,7 +81,7 @@ async def _preview_mark(kube: Kube, node_name: str, *, unschedulable: bool) -> S
     return _schedule(current), _schedule(planned)
 
 
-def _schedule(node: V1Node) -> dict[str, Any]:
+def _schedule(node: "V1Node") -> dict[str, Any]:
     return {"unschedulable": bool(node.spec and node.spec.unschedulable)}
 
 

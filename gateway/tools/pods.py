@@ -121,5 +121,5 @@ async def preview_delete_pod(
     dry run."""
     pod = await kube.call(kube.core.read_namespaced_pod, name=pod_name, namespace=namespace)
     await _delete(kube, pod_name, namespace, grace_period_seconds, dry_run=True)
-    row = pod_row(pod)
+    row = pod_row(kube.api_client.sanitize_for_serialization(pod))
     return {"pod": {"status": row["status"], "node": row["node"], "owners": owners(pod.metadata)}}, {}
