@@ -225,7 +225,8 @@ KUBE_READ_TOOLS = (
 )
 WRITE_TOOLS = ("restart_deployment", "scale_deployment")
 # Reads of the gateway's own approval requests: no Kubernetes call, no namespace.
-APPROVAL_TOOLS = ("get_approval", "list_my_approvals")
+APPROVAL_TOOLS = ("get_approval", "list_my_approvals", "my_permissions")
+"""The tools on the gateway's own resources (its approvals, the caller's permissions), not on Kubernetes."""
 READ_TOOLS = KUBE_READ_TOOLS + APPROVAL_TOOLS
 ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + APPROVAL_TOOLS
 PV_TOOLS = ("list_pvs", "describe_pv")
@@ -256,6 +257,7 @@ VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "scale_deployment": {"deployment_name": "web", "replicas": 2},
     "get_approval": {"approval_id": "x" * 32},
     "list_my_approvals": {},
+    "my_permissions": {},
 }
 
 # The Kubernetes API method each tool calls first.
@@ -296,7 +298,9 @@ def arguments_for(tool: str, **overrides: Any) -> dict[str, Any]:
 
 # Writes under the shipped approval rules: with writes on, scaling default/web needs one review by
 # group:sre-leads, scaling staging/web one by group:sre (or the user's own confirmation).
-READWRITE: dict[str, Any] = {"mode": "readwrite"}
+OPEN_GRANT = {"who": "*", "tools": ["*"], "namespaces": ["*"]}
+"""A write grant for every caller, tool and namespace: tests of other rules than the shipped grants."""
+READWRITE: dict[str, Any] = {"mode": "readwrite", "grants": [OPEN_GRANT]}
 SCALE = {"deployment_name": "web", "namespace": "default", "replicas": 5}
 IN_STAGING = {**SCALE, "namespace": "staging"}
 USED = "the approval was already used: an approval runs one call, once"
