@@ -26,6 +26,7 @@ from gateway.sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluste
 from gateway.sandbox.opa import OpaServer
 from tests.e2e.conftest import cluster_env, replicas
 from tests.support import (
+    OPEN_GRANT,
     PV_TOOLS,
     RESOURCE_TOOLS,
     ROLLOUT_TOOLS,
@@ -172,7 +173,12 @@ def unguarded(
     """A readwrite gateway under policy data that allows every call in every namespace, without
     approval: between it and the cluster only the RBAC of deploy/rbac.yaml is left."""
     directory = tmp_path_factory.mktemp("e2e-unguarded")
-    wide_open = {"mode": "readwrite", "namespaces": ["*"], "approval": {"default": {"required": False}}}
+    wide_open = {
+        "mode": "readwrite",
+        "grants": [OPEN_GRANT],
+        "namespaces": ["*"],
+        "approval": {"default": {"required": False}},
+    }
     with serve_http(
         cluster_env(directory, cluster, policy_opa(wide_open), K8S_MCP_MODE="readwrite"), directory
     ) as served:

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from gateway.sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory
-from tests.support import DECISION_PATH, SHIPPED_READS, VISIBILITY_PATH, Harness, policy_input
+from tests.support import DECISION_PATH, OPEN_GRANT, SHIPPED_READS, VISIBILITY_PATH, Harness, policy_input
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ ALLOW_ALL = """package mcp.authz
 decision := {"allow": true, "reasons": [], "obligations": {"max_log_lines": 10000, "dry_run": false},
     "approval": {"required": false, "approvers": [], "count": 0, "ttl_seconds": 0, "kinds": []}}
 """
-WIDE_OPEN = {"mode": "readwrite", "namespaces": ["*"], "cluster_reads": ["namespaces", "nodes"]}
+WIDE_OPEN = {"mode": "readwrite", "grants": [OPEN_GRANT], "namespaces": ["*"], "cluster_reads": ["namespaces", "nodes"]}
 
 # method, path, and how the body is sent (httpx keyword arguments)
 Attack = tuple[str, str, dict[str, Any]]

@@ -17,12 +17,16 @@ import pytest
 
 from gateway.sandbox import binaries
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import CliRun, Harness, deep_merge, policy_copy, read_audit, run_cli
+from tests.support import OPEN_GRANT, CliRun, Harness, deep_merge, policy_copy, read_audit, run_cli
 
 pytestmark = pytest.mark.integration
 
 # The policy the gateway runs: writes on, no approval in staging (the default one elsewhere).
-DECIDING: dict[str, Any] = {"mode": "readwrite", "approval": {"namespaces": {"staging": {"required": False}}}}
+DECIDING: dict[str, Any] = {
+    "mode": "readwrite",
+    "grants": [OPEN_GRANT],
+    "approval": {"namespaces": {"staging": {"required": False}}},
+}
 SCALE_STAGING = {"deployment_name": "web", "namespace": "staging", "replicas": 2}
 SCALE_DEFAULT = {"deployment_name": "web", "namespace": "default", "replicas": 3}
 NOT_AUTHENTICATED = '"alice" is not authenticated'

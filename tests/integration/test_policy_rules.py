@@ -13,6 +13,7 @@ from tests.support import (
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
     NAMESPACED_TOOLS,
+    OPEN_GRANT,
     PV_TOOLS,
     READ_TOOLS,
     WRITE_TOOLS,
@@ -26,9 +27,9 @@ NAMESPACED_READS = [tool for tool in READ_TOOLS if tool in NAMESPACED_TOOLS]
 POLICY_READONLY = 'writes are disabled: the policy mode is "readonly"'
 GATEWAY_READONLY = 'writes are disabled: the gateway runs in "readonly" mode'
 
-READWRITE: dict[str, Any] = {"mode": "readwrite"}
+READWRITE: dict[str, Any] = {"mode": "readwrite", "grants": [OPEN_GRANT]}
 NO_APPROVAL_IN_STAGING: dict[str, Any] = {
-    "mode": "readwrite",
+    **READWRITE,
     "approval": {"namespaces": {"staging": {"required": False}}},
 }
 
