@@ -166,7 +166,7 @@ def recorded(decide: Decide) -> Decide:
                 approval_required=decision.approval.required,
                 warnings=decision.warnings,
             )
-            hints = decision.hints.model_dump(exclude_none=True)
+            hints = decision.hints.given()
             if hints:
                 record["hints"] = hints
             else:

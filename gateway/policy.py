@@ -63,6 +63,10 @@ class Hints(_Strict):
     writes: list[StrictStr] | None = None
     permissions: Permissions | None = None
 
+    def given(self) -> dict[str, Any]:
+        """The hints as the policy gave them: only the keys it sent, so none is an empty object."""
+        return self.model_dump(exclude_none=True)
+
 
 class Decision(_Strict):
     """The decision document (the README's policy contract); `decision_id` comes from OPA's envelope.
@@ -77,6 +81,12 @@ class Decision(_Strict):
     warnings: list[StrictStr] = Field(default_factory=list)
     hints: Hints = Field(default_factory=Hints)
     decision_id: StrictStr | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The decision document as the contract writes it: `hints` only when there are any."""
+        document = self.model_dump(exclude={"decision_id", "hints"})
+        hints = self.hints.given()
+        return {**document, "hints": hints} if hints else document
 
 
 class PolicyClient:

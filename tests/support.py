@@ -843,12 +843,14 @@ def decision(
 ALLOW = decision(allow=True)
 
 
-def policy_input(action: Mapping[str, Any], *, gateway_mode: str = "readonly") -> dict[str, Any]:
-    """The least decision input the policy decides on: a verified caller, `action` (core group, no
-    subresource, no name, namespaced unless given) and the gateway's state, as a raw OPA client sends it."""
+def policy_input(action: Mapping[str, Any], *, tool: str, gateway_mode: str = "readonly") -> dict[str, Any]:
+    """The least decision input the policy decides on: a verified caller, the tool's name (write
+    grants name tools), `action` (core group, no subresource, no name, namespaced unless given) and
+    the gateway's state, as a raw OPA client sends it."""
     return {
         "version": 1,
         "principal": {"sub": "alice", "groups": [], "authenticated": True},
+        "tool": {"name": tool},
         "action": {"group": "", "subresource": "", "name": None, "cluster_scoped": False, **action},
         "gateway": {"mode": gateway_mode, "dry_run": False, "namespaces": None},
     }

@@ -59,13 +59,17 @@ def assert_not_written(gateway: Harness, outcome: str) -> None:
 async def test_writes_are_denied_by_the_default_policy(
     open_gateway: GatewayFactory, opa: OpaServer, tool: str, namespace: str
 ) -> None:
-    gateway = await open_gateway(**opa.settings(), mode="readwrite")
+    """Even a caller the shipped grants name (group sre, in staging) does not write in "readonly" mode."""
+    gateway = await open_gateway(**opa.settings(), mode="readwrite", principal="alice", principal_groups=["sre"])
 
     message = await gateway.error(tool, arguments_for(tool, namespace=namespace))
 
-    assert message == f"denied by policy: {POLICY_READONLY}"
+    ungranted = f'no write grant (data.mcp.config.grants) lets "alice" call "{tool}" in namespace "{namespace}"'
+    reasons = [POLICY_READONLY] if namespace == "staging" else [ungranted, POLICY_READONLY]
+    assert message.startswith(f"denied by policy: {'; '.join(reasons)}. Hint: ")
+    assert 'writes need "mode": "readwrite" in the policy data (data.mcp.config.mode)' in message
     record = assert_not_run(gateway, "denied")
-    assert record["reasons"] == [POLICY_READONLY]
+    assert record["reasons"] == reasons
 
 
 @pytest.mark.parametrize("namespace", ["default", "staging"])
