@@ -1063,6 +1063,13 @@ async def run_cli(*argv: str) -> CliRun:
     return await asyncio.to_thread(run)
 
 
+async def replay(audit: Path, *options: str) -> tuple[CliRun, dict[str, Any]]:
+    """`policy replay --audit AUDIT OPTIONS --format json`, which must not fail: how it ended, and its report."""
+    ran = await run_cli("policy", "replay", "--audit", str(audit), *options, "--format", "json")
+    assert ran.code in (0, 1), ran.err
+    return ran, json.loads(ran.out)
+
+
 def error_text(result: CallToolResult) -> str:
     assert result.is_error, f"expected an error, got {result.structured_content!r}"
     content = result.content[0]

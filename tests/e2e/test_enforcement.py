@@ -101,7 +101,10 @@ async def test_reads_of_every_kind_in_prod_make_no_api_request(
     cluster: LocalCluster, served: Served, tool: str, arguments: dict[str, Any]
 ) -> None:
     message, record = await refused_without_api_requests(cluster, served, tool, arguments)
-    assert message == 'denied by policy: namespace "prod" is not in the allowlist'
+    assert message == (
+        'denied by policy: namespace "prod" is not in the allowlist. '
+        "Hint: namespaces you may use for this tool: default, staging"
+    )
     assert (record["outcome"], record["action"]["namespace"]) == ("denied", "prod")
 
 
