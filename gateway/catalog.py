@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from gateway.approvals import tools as approvals
 from gateway.approvals.tools import GATEWAY_GROUP
+from gateway.guidance import my_permissions
 from gateway.preview import PreviewFunction
 from gateway.tools import (
     autoscalers,
@@ -98,8 +99,9 @@ class Entry:
     idempotent: bool = True
     preview: PreviewFunction | None = None
     """For a write: the object now and after the tool's own call as a dry run (`gateway.preview`)."""
-    uses: Literal["kube", "approvals"] = "kube"
-    """What the handler's first parameter is: the Kubernetes client or the approval service."""
+    uses: Literal["kube", "approvals", "decided"] = "kube"
+    """What the handler's first parameter is: the Kubernetes client, the approval service, or
+    `gateway.guidance.decided` (the caller and the hints of the call's decision)."""
     arguments: type[BaseModel] = field(init=False)
     tool_document: dict[str, Any] = field(init=False)
     """`input.tool`, built once: every call of this tool sends the same one."""
@@ -296,6 +298,11 @@ ENTRIES: tuple[Entry, ...] = (
         handler=approvals.list_my_approvals,
         action=ActionTemplate(verb="list", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True),
         uses="approvals",
+    ),
+    Entry(
+        handler=my_permissions,
+        action=ActionTemplate(verb="get", group=GATEWAY_GROUP, resource="permissions", cluster_scoped=True),
+        uses="decided",
     ),
 )
 

@@ -65,9 +65,10 @@ class Denied(GatewayError):
 
     outcome = "denied"
 
-    def __init__(self, reasons: Sequence[str]) -> None:
+    def __init__(self, reasons: Sequence[str], *, advice: str = "") -> None:
         self.reasons = list(reasons) or ["denied by policy"]
-        super().__init__("denied by policy: " + "; ".join(self.reasons))
+        hint = f". Hint: {advice}" if advice else ""
+        super().__init__("denied by policy: " + "; ".join(self.reasons) + hint)
 
 
 class ApprovalRequired(Denied):

@@ -44,6 +44,7 @@ from gateway.errors import (
     PolicyUnavailable,
     UnknownTool,
 )
+from gateway.guidance import DECIDED, Decided, advice
 from gateway.identity import StdioIdentity, Transport, current_principal
 from gateway.policy import Decision, PolicyClient
 from gateway.validation import validate_arguments
@@ -165,6 +166,11 @@ def recorded(decide: Decide) -> Decide:
                 approval_required=decision.approval.required,
                 warnings=decision.warnings,
             )
+            hints = decision.hints.given()
+            if hints:
+                record["hints"] = hints
+            else:
+                record.pop("hints", None)
         return decision
 
     return decide_and_record
@@ -304,6 +310,7 @@ class Guard(Middleware):
             record["outcome"] = "sent"
         else:
             await self.audit.ready()
+        DECIDED.set(Decided(principal=document["principal"], transport=request["transport"], hints=decision.hints))
         result = await call_next(context.copy(message=params.model_copy(update={"arguments": narrowed})))
         record["outcome"] = "ok"
         return _with_warnings(result, decision.warnings)
@@ -360,7 +367,7 @@ class Guard(Middleware):
             raise ApprovalRequired(
                 decision.reasons, approvers=decision.approval.approvers, count=decision.approval.count
             )
-        raise Denied(decision.reasons)
+        raise Denied(decision.reasons, advice=advice(decision.hints))
 
     def _request(self, context: MiddlewareContext[Any]) -> dict[str, Any]:
         return new_request(self._transport(context))

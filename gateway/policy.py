@@ -41,10 +41,38 @@ class Obligations(_Strict):
     dry_run: StrictBool
 
 
+class GrantedWrite(_Strict):
+    tool: StrictStr
+    namespace: StrictStr
+    approval: dict[StrictStr, StrictBool | StrictInt | list[StrictStr]]
+
+
+class Permissions(_Strict):
+    """What this principal may do, as the policy sums it up (`data.mcp.authz.permissions`)."""
+
+    mode: StrictStr
+    namespaces: list[StrictStr]
+    cluster_reads: list[StrictStr]
+    writes: list[GrantedWrite]
+    truncated: StrictBool
+
+
+class Hints(_Strict):
+    """What the policy tells the caller beyond allow or deny; each key absent means none."""
+
+    namespaces: list[StrictStr] | None = None
+    writes: list[StrictStr] | None = None
+    permissions: Permissions | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The hints as the policy gave them: only the keys it sent, so none is an empty object."""
+        return self.model_dump(exclude_none=True)
+
+
 class Decision(_Strict):
     """The decision document (the README's policy contract); `decision_id` comes from OPA's envelope.
 
-    `warnings` may be absent (contract version 1 had none): no warnings.
+    `warnings` and `hints` may be absent (contract version 1 had neither): none.
     """
 
     allow: StrictBool
@@ -52,7 +80,14 @@ class Decision(_Strict):
     approval: ApprovalRequirement
     obligations: Obligations
     warnings: list[StrictStr] = Field(default_factory=list)
+    hints: Hints = Field(default_factory=Hints)
     decision_id: StrictStr | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The decision document as the contract writes it: `hints` only when there are any."""
+        document = self.model_dump(exclude={"decision_id", "hints"})
+        hints = self.hints.given()
+        return {**document, "hints": hints} if hints else document
 
 
 _TRANSPORT_ERRORS = (

@@ -27,6 +27,7 @@ from gateway.audit import AuditLog
 from gateway.auth import build_verifier
 from gateway.catalog import Catalog
 from gateway.guard import GatewayState, Guard, recorded
+from gateway.guidance import decided
 from gateway.http_app import build_http_app
 from gateway.identity import StdioIdentity
 from gateway.kube import Kube, load_api_client
@@ -52,6 +53,8 @@ def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube, approvals: 
     """
     for entry in catalog:
         dependency: object = kube
+        if entry.uses == "decided":
+            dependency = decided
         if entry.uses == "approvals":
             if approvals is None:
                 continue

@@ -20,9 +20,10 @@ import rego.v1
 #   human-readable reasons (empty when allowed), the approval the call still needs
 #   (required false and zero values unless a write lacks a valid approval), the
 #   obligations the gateway applies before running the call, and sorted warnings from the
-#   staged rules in warn mode (only when there is one: absent means none).
+#   staged rules in warn mode (only when there is one: absent means none), and hints that guide
+#   the caller (guidance.rego; only when there is one: absent means none).
 # entrypoint: true
-decision := object.union(
+decision := object.union_n([
 	{
 		"allow": _allow,
 		"reasons": sort(_reasons),
@@ -33,7 +34,8 @@ decision := object.union(
 		},
 	},
 	_warnings_member,
-)
+	_hints_member,
+])
 
 # METADATA
 # title: Tools shown by tools/list

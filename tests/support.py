@@ -228,7 +228,8 @@ WRITE_TOOLS = ("restart_deployment", "scale_deployment", "rollout_undo", "delete
 NODE_WRITES = ("cordon_node", "uncordon_node")
 """The cluster-scoped writes: no namespace, allowed only where the policy data lists nodes in `cluster_writes`."""
 # Reads of the gateway's own approval requests: no Kubernetes call, no namespace.
-APPROVAL_TOOLS = ("get_approval", "list_my_approvals")
+APPROVAL_TOOLS = ("get_approval", "list_my_approvals", "my_permissions")
+"""The tools on the gateway's own resources (its approvals, the caller's permissions), not on Kubernetes."""
 READ_TOOLS = KUBE_READ_TOOLS + APPROVAL_TOOLS
 ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + APPROVAL_TOOLS
 PV_TOOLS = ("list_pvs", "describe_pv")
@@ -265,6 +266,7 @@ VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "uncordon_node": {"node_name": "node-1"},
     "get_approval": {"approval_id": "x" * 32},
     "list_my_approvals": {},
+    "my_permissions": {},
 }
 
 # The Kubernetes API method each tool calls first.
@@ -322,7 +324,9 @@ def arguments_for(tool: str, **overrides: Any) -> dict[str, Any]:
 
 # Writes under the shipped approval rules: with writes on, scaling default/web needs one review by
 # group:sre-leads, scaling staging/web one by group:sre (or the user's own confirmation).
-READWRITE: dict[str, Any] = {"mode": "readwrite"}
+OPEN_GRANT = {"who": "*", "tools": ["*"], "namespaces": ["*"]}
+"""A write grant for every caller, tool and namespace: tests of other rules than the shipped grants."""
+READWRITE: dict[str, Any] = {"mode": "readwrite", "grants": [OPEN_GRANT]}
 SCALE = {"deployment_name": "web", "namespace": "default", "replicas": 5}
 IN_STAGING = {**SCALE, "namespace": "staging"}
 USED = "the approval was already used: an approval runs one call, once"
@@ -877,12 +881,14 @@ def decision(
 ALLOW = decision(allow=True)
 
 
-def policy_input(action: Mapping[str, Any], *, gateway_mode: str = "readonly") -> dict[str, Any]:
-    """The least decision input the policy decides on: a verified caller, `action` (core group, no
-    subresource, no name, namespaced unless given) and the gateway's state, as a raw OPA client sends it."""
+def policy_input(action: Mapping[str, Any], *, tool: str, gateway_mode: str = "readonly") -> dict[str, Any]:
+    """The least decision input the policy decides on: a verified caller, the tool's name (write
+    grants name tools), `action` (core group, no subresource, no name, namespaced unless given) and
+    the gateway's state, as a raw OPA client sends it."""
     return {
         "version": 1,
         "principal": {"sub": "alice", "groups": [], "authenticated": True},
+        "tool": {"name": tool},
         "action": {"group": "", "subresource": "", "name": None, "cluster_scoped": False, **action},
         "gateway": {"mode": gateway_mode, "dry_run": False, "namespaces": None},
     }
@@ -1093,6 +1099,13 @@ async def run_cli(*argv: str) -> CliRun:
         return CliRun(code=code, out=out.getvalue(), err=err.getvalue())
 
     return await asyncio.to_thread(run)
+
+
+async def replay(audit: Path, *options: str) -> tuple[CliRun, dict[str, Any]]:
+    """`policy replay --audit AUDIT OPTIONS --format json`, which must not fail: how it ended, and its report."""
+    ran = await run_cli("policy", "replay", "--audit", str(audit), *options, "--format", "json")
+    assert ran.code in (0, 1), ran.err
+    return ran, json.loads(ran.out)
 
 
 def error_text(result: CallToolResult) -> str:

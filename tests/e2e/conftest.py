@@ -22,9 +22,13 @@ from gateway import cli
 from gateway.sandbox.cluster import DEPLOY_DIR, GATEWAY_CONTEXT, LocalCluster, apply_manifests
 from gateway.sandbox.opa import OpaServer
 from tests.conftest import PolicyServers
-from tests.support import Served, policy_copy, serve_http, serve_stdio, served_env
+from tests.support import OPEN_GRANT, Served, policy_copy, serve_http, serve_stdio, served_env
 
-WRITABLE_STAGING = {"mode": "readwrite", "approval": {"namespaces": {"staging": {"required": False}}}}
+WRITABLE_STAGING = {
+    "mode": "readwrite",
+    "grants": [OPEN_GRANT],
+    "approval": {"namespaces": {"staging": {"required": False}}},
+}
 """Policy data for write tests: writes on, and staging needs no approval (default still does)."""
 VOLUME_READS = {"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]}
 """Policy data that adds PersistentVolumes to the cluster-scoped reads (the shipped data does not)."""

@@ -21,7 +21,7 @@ from gateway.sandbox.cluster import LocalCluster
 from gateway.sandbox.seed import BROKEN_ROLLOUT, INIT_CRASH_POD
 from tests.e2e.conftest import cluster_env
 from tests.e2e.test_enforcement import refused_without_api_requests
-from tests.support import GATEWAY_BIN, USED, Served, serve_http
+from tests.support import GATEWAY_BIN, OPEN_GRANT, USED, Served, serve_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("restore_web")]
 
@@ -35,7 +35,8 @@ def writes_env(
     tmp_path_factory: pytest.TempPathFactory, cluster: LocalCluster, policy_opa: Callable[[Mapping[str, Any]], str]
 ) -> tuple[Path, dict[str, str]]:
     directory = tmp_path_factory.mktemp("e2e-writes")
-    return directory, cluster_env(directory, cluster, policy_opa({"mode": "readwrite"}), K8S_MCP_MODE="readwrite")
+    opa = policy_opa({"mode": "readwrite", "grants": [OPEN_GRANT]})
+    return directory, cluster_env(directory, cluster, opa, K8S_MCP_MODE="readwrite")
 
 
 @pytest.fixture(scope="module")

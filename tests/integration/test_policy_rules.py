@@ -15,6 +15,7 @@ from tests.support import (
     NAMESPACED_TOOLS,
     NAMESPACED_WRITES,
     NODE_WRITES,
+    OPEN_GRANT,
     PV_TOOLS,
     READ_TOOLS,
     WRITE_METHOD,
@@ -28,10 +29,12 @@ pytestmark = pytest.mark.integration
 NAMESPACED_READS = [tool for tool in READ_TOOLS if tool in NAMESPACED_TOOLS]
 POLICY_READONLY = 'writes are disabled: the policy mode is "readonly"'
 GATEWAY_READONLY = 'writes are disabled: the gateway runs in "readonly" mode'
+SRE_GRANTED_IN_STAGING = ("restart_deployment", "scale_deployment")
+"""What the shipped data's grant lets group sre call in staging."""
 
-READWRITE: dict[str, Any] = {"mode": "readwrite"}
+READWRITE: dict[str, Any] = {"mode": "readwrite", "grants": [OPEN_GRANT]}
 NO_APPROVAL_IN_STAGING: dict[str, Any] = {
-    "mode": "readwrite",
+    **READWRITE,
     "approval": {"namespaces": {"staging": {"required": False}}},
 }
 
@@ -64,14 +67,19 @@ def assert_not_written(gateway: Harness, tool: str, outcome: str) -> None:
 async def test_writes_are_denied_by_the_default_policy(
     open_gateway: GatewayFactory, opa: OpaServer, tool: str, namespace: str
 ) -> None:
-    gateway = await open_gateway(**opa.settings(), mode="readwrite")
+    """Even a caller the shipped grants name (group sre, in staging) does not write in "readonly" mode."""
+    gateway = await open_gateway(**opa.settings(), mode="readwrite", principal="alice", principal_groups=["sre"])
     where = {} if tool in NODE_WRITES else {"namespace": namespace}
 
     message = await gateway.error(tool, arguments_for(tool, **where))
 
-    assert message == f"denied by policy: {POLICY_READONLY}"
+    ungranted = f'no write grant (data.mcp.config.grants) lets "alice" call "{tool}" in namespace "{namespace}"'
+    granted = tool in NODE_WRITES or (namespace == "staging" and tool in SRE_GRANTED_IN_STAGING)
+    reasons = [POLICY_READONLY] if granted else [ungranted, POLICY_READONLY]
+    assert message.startswith(f"denied by policy: {'; '.join(reasons)}. Hint: ")
+    assert 'writes need "mode": "readwrite" in the policy data (data.mcp.config.mode)' in message
     record = assert_not_run(gateway, "denied")
-    assert record["reasons"] == [POLICY_READONLY]
+    assert record["reasons"] == reasons
 
 
 @pytest.mark.parametrize("namespace", ["default", "staging"])

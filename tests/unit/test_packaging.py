@@ -650,7 +650,9 @@ def write_configmap_volume(directory: Path, data: dict[str, str]) -> None:
 
 
 # A read the shipped policy data allows: decided `allow` only if policies/data.json was loaded.
-LIST_PODS_IN_STAGING = policy_input({"verb": "list", "resource": "pods", "namespace": "staging", "write": False})
+LIST_PODS_IN_STAGING = policy_input(
+    {"verb": "list", "resource": "pods", "namespace": "staging", "write": False}, tool="list_pods"
+)
 
 
 @pytest.mark.integration
