@@ -77,14 +77,14 @@ from kubernetes.client import (
     V1PodStatus,
 )
 
+from gateway.binaries import REPO_ROOT, find_binary
 from gateway.catalog import Catalog
 from gateway.guard import Guard, recorded
 from gateway.kube import Kube
 from gateway.policy import Decision, PolicyClient
-from gateway.sandbox.binaries import REPO_ROOT, find_binary
-from gateway.sandbox.opa import OpaServer
 from gateway.server import INSTRUCTIONS, Gateway, register_tools
 from gateway.settings import Settings
+from k8s_mcp_sandbox.opa import OpaServer
 
 BENCH_DIR = Path(__file__).resolve().parent
 COMMAND = ".venv/bin/python -m bench.bench"

@@ -27,8 +27,8 @@ from kubernetes.client import (
     NetworkingV1Api,
 )
 
-from gateway.sandbox import objects
-from gateway.sandbox.objects import Manifest
+from k8s_mcp_sandbox import objects
+from k8s_mcp_sandbox.objects import Manifest
 
 STAGING = "staging"
 WEB_ENDPOINT_SLICE = "web-7f2kq"

@@ -63,10 +63,10 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import new_client_from_config
 
-from gateway.sandbox import seed as seed_data
-from gateway.sandbox.binaries import REPO_ROOT, BinaryNotFoundError, find_binary
-from gateway.sandbox.kubelet import FakeKubelet
-from gateway.sandbox.process import ManagedProcess, ProcessStartError, Service, free_port
+from gateway.binaries import REPO_ROOT, BinaryNotFoundError, find_binary
+from k8s_mcp_sandbox import seed as seed_data
+from k8s_mcp_sandbox.kubelet import FakeKubelet
+from k8s_mcp_sandbox.process import ManagedProcess, ProcessStartError, Service, free_port
 
 DEPLOY_DIR = REPO_ROOT / "deploy"
 GATEWAY_MANIFESTS = ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")
@@ -331,7 +331,7 @@ class LocalCluster(Service):
         return _client_from(self.gateway_kubeconfig, GATEWAY_CONTEXT)
 
     def seed(self) -> None:
-        """Load the demo data set (`gateway.sandbox.seed`), nodes pointing at the fake kubelet."""
+        """Load the demo data set (`k8s_mcp_sandbox.seed`), nodes pointing at the fake kubelet."""
         with self.admin_client() as admin:
             seed_data.seed(admin, kubelet_port=self.kubelet.port)
 

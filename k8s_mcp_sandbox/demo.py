@@ -31,10 +31,10 @@ from fastmcp import Client
 from kubernetes.client import AppsV1Api
 
 from gateway.auth import issue_tokens
-from gateway.sandbox.cluster import LocalCluster
-from gateway.sandbox.opa import POLICY_DIR, OpaServer
-from gateway.sandbox.process import ManagedProcess, free_port
-from gateway.sandbox.seed import CRASHLOOP_POD
+from k8s_mcp_sandbox.cluster import LocalCluster
+from k8s_mcp_sandbox.opa import POLICY_DIR, OpaServer
+from k8s_mcp_sandbox.process import ManagedProcess, free_port
+from k8s_mcp_sandbox.seed import CRASHLOOP_POD
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ seed contains, and why:
 - `staging/api-*` pods take `DATABASE_PASSWORD` from the Secret `staging/api-db-credentials`, whose
   value is `SECRET_VALUE`: tests grep every gateway answer for it to prove secrets never leak;
 - nodes `node-1` (Ready) and `node-2` (NotReady, cordoned), both pointing their kubelet endpoint
-  at the fake kubelet (`gateway.sandbox.kubelet`) so `pods/log` works;
+  at the fake kubelet (`k8s_mcp_sandbox.kubelet`) so `pods/log` works;
 - events in `staging` for the crash-looping pod (`Normal Scheduled`, `Normal Pulled`,
   `Warning BackOff`);
 - a ReplicaSet (revision 1) under each deployment, owning its pods, so Pod -> ReplicaSet ->
@@ -22,7 +22,7 @@ seed contains, and why:
   ReplicaSet's pod is stuck in `Init:CrashLoopBackOff` (init container `migrate`, exit code 1),
   revision 1 scaled to 0, the progress deadline exceeded, events on all three, and the Service
   `checkout` without endpoints;
-- the rest of the application in `staging` (`gateway.sandbox.application`): Services with their
+- the rest of the application in `staging` (`k8s_mcp_sandbox.application`): Services with their
   EndpointSlices, an Ingress, an HPA, a StatefulSet with a claim bound to a PersistentVolume, a
   DaemonSet, a CronJob with its finished Job, a failed Job, and a ConfigMap holding
   `CONFIGMAP_VALUE`, which like `SECRET_VALUE` no gateway answer may contain.
@@ -45,10 +45,10 @@ from typing import Any
 
 from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 
-from gateway.sandbox import objects
-from gateway.sandbox.application import Backend, application_events, seed_application
-from gateway.sandbox.kubelet import LogRequest
-from gateway.sandbox.objects import Manifest
+from k8s_mcp_sandbox import objects
+from k8s_mcp_sandbox.application import Backend, application_events, seed_application
+from k8s_mcp_sandbox.kubelet import LogRequest
+from k8s_mcp_sandbox.objects import Manifest
 
 NAMESPACES = ("default", "staging", "prod", "kube-system")
 SECRET_NAME = "api-db-credentials"

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 import pytest
 import respx
 
-from gateway.sandbox.opa import OpaServer
 from gateway.settings import Settings
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.support import CountingKube, Harness, HttpHarness, OpaStub, open_harness, policy_copy, serve_in_process
 
 

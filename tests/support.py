@@ -109,10 +109,10 @@ from gateway import cli
 from gateway.auth import issue_token
 from gateway.kube import Kube, load_api_client
 from gateway.opa_token import TOKEN_FILE, write_token
-from gateway.sandbox.opa import POLICY_DIR, OpaServer
-from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.server import Gateway
 from gateway.settings import Settings
+from k8s_mcp_sandbox.opa import POLICY_DIR, OpaServer
+from k8s_mcp_sandbox.process import ManagedProcess, free_port
 
 # --------------------------------------------------------------------------------------------
 # The catalog, as the tests see it

@@ -19,8 +19,8 @@ import pytest
 from kubernetes.client import ApiClient, AppsV1Api
 
 from gateway import cli
-from gateway.sandbox.cluster import DEPLOY_DIR, GATEWAY_CONTEXT, LocalCluster, apply_manifests
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.cluster import DEPLOY_DIR, GATEWAY_CONTEXT, LocalCluster, apply_manifests
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import PolicyServers
 from tests.support import Served, policy_copy, serve_http, serve_stdio, served_env
 

@@ -31,9 +31,9 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
-from gateway.sandbox import application
-from gateway.sandbox import seed as seed_data
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox import application
+from k8s_mcp_sandbox import seed as seed_data
+from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
 
 pytestmark = pytest.mark.e2e
 
@@ -324,7 +324,7 @@ def test_stop_leaves_no_processes_and_frees_ports() -> None:
 
 _CHILD = """
 import json, sys, time
-from gateway.sandbox.cluster import LocalCluster
+from k8s_mcp_sandbox.cluster import LocalCluster
 cluster = LocalCluster().start()  # no `with`: teardown must come from the signal/atexit handling
 print(json.dumps({"pids": cluster.pids, "ports": cluster.ports, "workdir": str(cluster.workdir)}), flush=True)
 if sys.argv[1] == "exit":

@@ -19,11 +19,11 @@ import yaml
 from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 from kubernetes.dynamic import DynamicClient
 
+from gateway.binaries import find_binary
 from gateway.errors import KubeError
 from gateway.kube import Kube
-from gateway.sandbox.binaries import find_binary
-from gateway.sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.e2e.conftest import cluster_env, replicas
 from tests.support import (
     PV_TOOLS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
 from tests.support import Served
 
 pytestmark = pytest.mark.e2e

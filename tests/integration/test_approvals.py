@@ -21,9 +21,9 @@ from fastmcp.client.elicitation import ElicitResult
 from kubernetes.client import V1Scale, V1ScaleSpec
 
 from gateway.errors import KubeError
-from gateway.sandbox.opa import OpaServer
 from gateway.settings import Settings
 from gateway.validation import APPROVAL_ID
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory, PolicyServers
 from tests.support import (
     IN_STAGING,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sandbox.binaries import REPO_ROOT
+from gateway.binaries import REPO_ROOT
 from tests.conftest import PolicyServers
 from tests.support import serve_http, served_env, write_kubeconfig
 

@@ -29,8 +29,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.identity import authenticate_request
-from gateway.sandbox.opa import OpaServer
 from gateway.server import Gateway
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import HttpGatewayFactory, PolicyServers
 from tests.support import HttpHarness, Reply, StubHttpServer, error_text, serve_in_process
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory, PolicyServers
 from tests.support import (
     ALL_TOOLS,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory
 from tests.support import DECISION_PATH, SHIPPED_READS, VISIBILITY_PATH, Harness, policy_input
 

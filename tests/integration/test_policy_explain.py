@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory
 from tests.support import CLUSTER, CliRun, Harness, expected_digest, policy_copy, run_cli
 

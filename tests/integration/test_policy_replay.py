@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox import binaries
+from gateway import binaries
 from tests.conftest import GatewayFactory, PolicyServers
 from tests.support import CliRun, Harness, deep_merge, policy_copy, read_audit, run_cli
 

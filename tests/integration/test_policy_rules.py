@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import GatewayFactory, PolicyServers
 from tests.support import (
     CLUSTER_SCOPED_TOOLS,

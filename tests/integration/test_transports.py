@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.support import (
     RAW_PROTOCOL_VERSION,
     SHIPPED_READS,

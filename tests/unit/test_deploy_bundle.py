@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.sandbox.binaries import REPO_ROOT, find_binary
+from gateway.binaries import REPO_ROOT, find_binary
 from tests.unit.test_packaging import container, generated_configmap, opa_flag, packaging_check, volume_mounted_at
 
 REMOTE_CONFIG = REPO_ROOT / "opa" / "remote.yaml"

@@ -26,12 +26,12 @@ import yaml
 from pydantic import ValidationError
 
 from gateway import __version__
+from gateway.binaries import REPO_ROOT, find_binary
 from gateway.opa_token import DATA_FILE, TOKEN_FILE, read_token_file
 from gateway.readiness import CHECK_TIMEOUT
-from gateway.sandbox.binaries import REPO_ROOT, find_binary
-from gateway.sandbox.opa import API_AUTHZ
-from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.settings import Settings
+from k8s_mcp_sandbox.opa import API_AUTHZ
+from k8s_mcp_sandbox.process import ManagedProcess, free_port
 from tests.support import GATEWAY_BIN, policy_input
 
 NAMESPACE = "k8s-mcp-gateway"

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from gateway import cli
+from gateway.binaries import REPO_ROOT
 from gateway.catalog import Catalog
-from gateway.sandbox.binaries import REPO_ROOT
 from tests.support import policy_copy
 
 RBAC_YAML = REPO_ROOT / "deploy" / "rbac.yaml"
