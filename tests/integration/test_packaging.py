@@ -34,6 +34,8 @@ from k8s_mcp_sandbox.opa import API_AUTHZ
 from k8s_mcp_sandbox.process import ManagedProcess, free_port
 from tests.support import GATEWAY_BIN, policy_input
 
+pytestmark = pytest.mark.integration
+
 NAMESPACE = "k8s-mcp-gateway"
 SETTING_VARIABLES = {f"K8S_MCP_{name.upper()}" for name in Settings.model_fields}
 
