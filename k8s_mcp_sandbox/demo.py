@@ -283,14 +283,18 @@ def _connect_help(stack: Stack) -> str:
 
 
 def run_demo(*, once: bool) -> None:
-    with tempfile.TemporaryDirectory(prefix="k8s-mcp-demo-") as tmp, running_stack(Path(tmp)) as stack:
-        asyncio.run(run_script(stack))
-        if once:
-            return
-        try:
-            # Inside the try: a Ctrl-C sent as soon as the prompt appears must stop cleanly too.
+    """Start the stack, run the script, then keep the stack up until Ctrl-C (unless `once`).
+
+    Ctrl-C at any point, while the stack starts, during the script or at the prompt, unwinds
+    through `running_stack`, the one place that stops the gateway, OPA and the cluster.
+    """
+    try:
+        with tempfile.TemporaryDirectory(prefix="k8s-mcp-demo-") as tmp, running_stack(Path(tmp)) as stack:
+            asyncio.run(run_script(stack))
+            if once:
+                return
             _out(_connect_help(stack))
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            _out("\nStopping.")
+    except KeyboardInterrupt:
+        _out("\nStopped: the gateway, OPA and the cluster are down.")

@@ -150,5 +150,24 @@ def test_it_keeps_the_stack_up_until_ctrl_c_and_then_stops_it() -> None:
         if demo.poll() is None:
             demo.kill()
     assert demo.returncode == 0
-    assert "Stopping." in rest
+    assert "Stopped: the gateway, OPA and the cluster are down." in rest
     assert_closed(ports_in(output))
+
+
+def test_ctrl_c_during_the_script_stops_the_stack_too() -> None:
+    """A Ctrl-C before the prompt: the same teardown, no traceback, nothing left listening."""
+    demo = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert demo.stdout is not None
+        started = demo.stdout.readline()  # the first line: the stack is up, the script starts
+        assert started.startswith("Stack up in "), started
+        demo.send_signal(signal.SIGINT)
+        rest, errors = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, errors
+    assert "Traceback" not in errors
+    assert "Press Ctrl-C" not in rest
+    assert "Stopped: the gateway, OPA and the cluster are down." in rest
+    assert_closed(ports_in(started))
