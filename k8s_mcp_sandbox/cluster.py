@@ -55,16 +55,15 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config import new_client_from_config
 
-from gateway.binaries import REPO_ROOT, BinaryNotFoundError, find_binary
-from k8s_mcp_sandbox import pki
+from gateway.binaries import BinaryNotFoundError, find_binary
+from k8s_mcp_sandbox import objects, pki
 from k8s_mcp_sandbox import seed as seed_data
 from k8s_mcp_sandbox.kubelet import FakeKubelet
 from k8s_mcp_sandbox.process import ManagedProcess, ProcessStartError, Service, free_port
+from k8s_mcp_sandbox.project import DEPLOY_DIR
 
-DEPLOY_DIR = REPO_ROOT / "deploy"
 GATEWAY_MANIFESTS = ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")
 """Applied from `deploy/` in this order; the same files `deploy/kustomization.yaml` lists."""
 
@@ -507,47 +506,6 @@ def _child_env() -> dict[str, str]:
 
 # --- manifests and tokens ---------------------------------------------------------------------
 
-Creator = Callable[[ApiClient, dict[str, Any]], Any]
-
-
-def _creators() -> dict[tuple[str, str], tuple[Creator, Callable[[ApiClient, dict[str, Any]], Any]]]:
-    """(apiVersion, kind) -> (create, replace) for the kinds deploy/ uses; unknown kinds are errors."""
-
-    def ns(body: dict[str, Any]) -> str:
-        return str(body["metadata"].get("namespace") or "default")
-
-    def name(body: dict[str, Any]) -> str:
-        return str(body["metadata"]["name"])
-
-    core, rbac = k8s.CoreV1Api, k8s.RbacAuthorizationV1Api
-    rbac_v1 = "rbac.authorization.k8s.io/v1"
-    return {
-        ("v1", "Namespace"): (
-            lambda c, b: core(c).create_namespace(b),
-            lambda c, b: core(c).replace_namespace(name(b), b),
-        ),
-        ("v1", "ServiceAccount"): (
-            lambda c, b: core(c).create_namespaced_service_account(ns(b), b),
-            lambda c, b: core(c).replace_namespaced_service_account(name(b), ns(b), b),
-        ),
-        (rbac_v1, "ClusterRole"): (
-            lambda c, b: rbac(c).create_cluster_role(b),
-            lambda c, b: rbac(c).replace_cluster_role(name(b), b),
-        ),
-        (rbac_v1, "ClusterRoleBinding"): (
-            lambda c, b: rbac(c).create_cluster_role_binding(b),
-            lambda c, b: rbac(c).replace_cluster_role_binding(name(b), b),
-        ),
-        (rbac_v1, "Role"): (
-            lambda c, b: rbac(c).create_namespaced_role(ns(b), b),
-            lambda c, b: rbac(c).replace_namespaced_role(name(b), ns(b), b),
-        ),
-        (rbac_v1, "RoleBinding"): (
-            lambda c, b: rbac(c).create_namespaced_role_binding(ns(b), b),
-            lambda c, b: rbac(c).replace_namespaced_role_binding(name(b), ns(b), b),
-        ),
-    }
-
 
 def load_manifests(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
     """The YAML documents of `paths`, in order, skipping empty documents."""
@@ -563,19 +521,9 @@ def _binding_namespaces(paths: Iterable[Path]) -> list[str]:
 
 
 def apply_manifests(api_client: ApiClient, paths: Iterable[Path]) -> None:
-    """Create each object, or replace it if it exists: `kubectl apply` for our few kinds."""
-    table = _creators()
+    """Server-side apply each object of `paths`, in order: `kubectl apply --server-side` for deploy/."""
     for body in load_manifests(paths):
-        key = (body.get("apiVersion", ""), body.get("kind", ""))
-        if key not in table:
-            raise ValueError(f"apply_manifests: unsupported kind {key[1]!r} ({key[0]})")
-        create, replace = table[key]
-        try:
-            create(api_client, body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-            replace(api_client, body)
+        objects.apply(api_client, body)
 
 
 def _request_token(api_client: ApiClient, namespace: str, service_account: str) -> str:

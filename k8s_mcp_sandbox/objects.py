@@ -1,69 +1,34 @@
 """How the sandbox writes Kubernetes objects, and the small builders its seed data shares.
 
-The sandbox has no controllers, so the seed writes every object and every status itself:
-`apply` creates an object or puts it back as the manifest says, then writes its status through
-the status subresource as the object's controller would. `owner`, `involved` and `event` build
-the references and events those controllers would have recorded.
+The sandbox has no controllers, so the seed writes every object and every status itself. `apply`
+is server-side apply, as `kubectl apply --server-side --force-conflicts` does it: the object
+becomes what the manifest says (whoever changed it since, a test or a tool), then its status is
+applied through the status subresource, as the object's controller would write it. `owner`,
+`involved` and `event` build the references and events those controllers would have recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import tempfile
+import weakref
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.resource import Resource
 
 Manifest = dict[str, Any]
+FIELD_MANAGER = "k8s-mcp-sandbox"
+"""Who owns the fields the sandbox applies; the apiserver's managedFields name it."""
 
-
-def raw(manifest: Manifest) -> Any:
-    """A literal manifest as a request body.
-
-    The client sends plain dicts as they are; its type hints ask for model objects, which would
-    only re-spell these manifests field by field.
-    """
-    return manifest
-
-
-def resource_version(obj: Any) -> str:
-    return str(obj.metadata.resource_version)
-
-
-def ensure(read: Callable[[], object], create: Callable[[], object]) -> None:
-    """Create an object only if it is missing (for objects whose spec we never reset)."""
-    try:
-        read()
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        create()
-
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """One kind's methods on a typed API client, found by the client's naming convention
-    (`read_namespaced_stateful_set`, `replace_persistent_volume_status`...)."""
-
-    api: Any
-    name: str
-    namespaced: bool = True
-
-    def method(self, verb: str, suffix: str = "") -> Callable[..., Any]:
-        found: Callable[..., Any] = getattr(
-            self.api, f"{verb}_{'namespaced_' if self.namespaced else ''}{self.name}{suffix}"
-        )
-        return found
-
-    def key(self, manifest: Manifest) -> tuple[str, ...]:
-        """The object's name, and its namespace where it has one: the leading arguments of a call."""
-        metadata = manifest["metadata"]
-        return (metadata["name"], metadata["namespace"]) if self.namespaced else (metadata["name"],)
+_DYNAMIC: weakref.WeakKeyDictionary[ApiClient, DynamicClient] = weakref.WeakKeyDictionary()
 
 
 def apply(
-    kind: Kind,
+    api_client: ApiClient,
     manifest: Manifest,
     *,
     status: Manifest | None = None,
@@ -71,32 +36,60 @@ def apply(
     immutable: bool = False,
     status_once: bool = False,
 ) -> Any:
-    """Create `manifest`, or put the stored object back to it; then write `status` through the
-    status subresource, as its controller would. Returns the stored object.
+    """Server-side apply `manifest`, then `status` through the status subresource, as its
+    controller would. Returns the stored object.
 
     `observed`: the status reports the generation it has seen (`observedGeneration`).
     `immutable`: the spec cannot change once created (pods, Jobs); an existing object is kept.
     `status_once`: the status is written only when the object is created.
     """
-    key = kind.key(manifest)
+    dynamic = _dynamic(api_client)
+    resource = dynamic.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+    metadata = manifest["metadata"]
+    existing = _get(dynamic, resource, metadata) if immutable or status_once else None
+    stored = existing if immutable and existing is not None else _apply(dynamic, resource, manifest)
+    if status is None or (status_once and existing is not None):
+        return stored
+    body = {
+        "apiVersion": manifest["apiVersion"],
+        "kind": manifest["kind"],
+        "metadata": {key: metadata[key] for key in ("name", "namespace") if key in metadata},
+        "status": {**status, "observedGeneration": stored.metadata.generation} if observed else status,
+    }
+    return _apply(dynamic, resource.subresources["status"], body)
+
+
+def _apply(dynamic: DynamicClient, resource: Any, body: Manifest) -> Any:
+    return dynamic.server_side_apply(
+        resource,
+        body=body,
+        name=body["metadata"]["name"],
+        namespace=body["metadata"].get("namespace"),
+        field_manager=FIELD_MANAGER,
+        force_conflicts=True,
+    )
+
+
+def _get(dynamic: DynamicClient, resource: Resource, metadata: Manifest) -> Any:
+    """The stored object, or None when there is none."""
     try:
-        stored = kind.method("read")(*key)
+        return dynamic.get(resource, name=metadata["name"], namespace=metadata.get("namespace"))
     except ApiException as exc:
         if exc.status != 404:
             raise
-        stored = kind.method("create")(*key[1:], raw(manifest))
-        created = True
-    else:
-        created = False
-        if not immutable:
-            body = {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": resource_version(stored)}}
-            stored = kind.method("replace")(*key, raw(body))
-    if status is None or (status_once and not created):
-        return stored
-    # The whole stored object goes back: a status update also writes metadata (labels!).
-    body = kind.api.api_client.sanitize_for_serialization(stored)
-    body["status"] = {**status, "observedGeneration": stored.metadata.generation} if observed else status
-    return kind.method("replace", "_status")(*key, raw(body))
+        return None
+
+
+def _dynamic(api_client: ApiClient) -> DynamicClient:
+    """One dynamic client per API client: its discovery of the API's kinds is made once, in memory.
+
+    Its cache file lives in a directory removed as soon as discovery has run, so the client's
+    later writes of that cache fail quietly (as it lets them) and nothing is left in /tmp.
+    """
+    if api_client not in _DYNAMIC:
+        with tempfile.TemporaryDirectory(prefix="k8s-mcp-discovery-") as scratch:
+            _DYNAMIC[api_client] = DynamicClient(api_client, cache_file=str(Path(scratch) / "discovery.json"))
+    return _DYNAMIC[api_client]
 
 
 def owner(obj: Any, kind: str, api_version: str = "apps/v1") -> Manifest:

@@ -111,8 +111,9 @@ from gateway.kube import Kube, load_api_client
 from gateway.opa_token import TOKEN_FILE, write_token
 from gateway.server import Gateway
 from gateway.settings import Settings
-from k8s_mcp_sandbox.opa import POLICY_DIR, OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
 from k8s_mcp_sandbox.process import ManagedProcess, free_port
+from k8s_mcp_sandbox.project import POLICY_DIR
 
 # --------------------------------------------------------------------------------------------
 # The catalog, as the tests see it

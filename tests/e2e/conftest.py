@@ -19,8 +19,9 @@ import pytest
 from kubernetes.client import ApiClient, AppsV1Api
 
 from gateway import cli
-from k8s_mcp_sandbox.cluster import DEPLOY_DIR, GATEWAY_CONTEXT, LocalCluster, apply_manifests
+from k8s_mcp_sandbox.cluster import GATEWAY_CONTEXT, LocalCluster, apply_manifests
 from k8s_mcp_sandbox.opa import OpaServer
+from k8s_mcp_sandbox.project import DEPLOY_DIR
 from tests.conftest import PolicyServers, ServedEnvironment
 from tests.support import Served, policy_copy, serve_http, serve_stdio, served_env
 

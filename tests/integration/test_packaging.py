@@ -30,8 +30,8 @@ from gateway.binaries import REPO_ROOT, find_binary
 from gateway.opa_token import DATA_FILE, TOKEN_FILE, read_token_file
 from gateway.readiness import CHECK_TIMEOUT
 from gateway.settings import Settings
-from k8s_mcp_sandbox.opa import API_AUTHZ
 from k8s_mcp_sandbox.process import ManagedProcess, free_port
+from k8s_mcp_sandbox.project import API_AUTHZ
 from tests.support import GATEWAY_BIN, policy_input
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ import yaml
 
 from gateway.binaries import REPO_ROOT, find_binary
 from gateway.settings import Settings
-from k8s_mcp_sandbox.opa import POLICY_DIR
+from k8s_mcp_sandbox.project import POLICY_DIR
 
 pytestmark = pytest.mark.integration
 

@@ -29,8 +29,9 @@ import pytest
 import yaml
 
 from gateway.binaries import REPO_ROOT, find_binary
-from k8s_mcp_sandbox.opa import POLICY_DIR, OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
 from k8s_mcp_sandbox.process import ManagedProcess, free_port
+from k8s_mcp_sandbox.project import POLICY_DIR
 from tests.conftest import GatewayFactory
 from tests.support import arguments_for
 
