@@ -194,8 +194,9 @@ def _demo(*, once: bool) -> None:
         # Imported here: `serve`, which clients start often, needs none of the sandbox.
         from k8s_mcp_sandbox.demo import run_demo  # noqa: PLC0415
     except ModuleNotFoundError as exc:
+        missing = (exc.name or "a module").partition(".")[0]
         raise SystemExit(
-            f"the demo needs the package's demo extra ({exc.name} is not installed): "
+            f"the demo needs the package's demo extra ({missing} is not installed): "
             "pip install 'k8s-mcp-gateway[demo]', or run `make demo` in a checkout"
         ) from None
     run_demo(once=once)

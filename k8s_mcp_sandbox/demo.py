@@ -31,9 +31,11 @@ from fastmcp import Client
 from kubernetes.client import AppsV1Api
 
 from gateway.auth import issue_tokens
-from k8s_mcp_sandbox.cluster import LocalCluster
-from k8s_mcp_sandbox.opa import POLICY_DIR, OpaServer
-from k8s_mcp_sandbox.process import ManagedProcess, free_port
+from gateway.binaries import BinaryNotFoundError
+from k8s_mcp_sandbox.cluster import ClusterStartError, LocalCluster
+from k8s_mcp_sandbox.opa import OpaServer
+from k8s_mcp_sandbox.process import ManagedProcess, ProcessStartError, free_port
+from k8s_mcp_sandbox.project import POLICY_DIR
 from k8s_mcp_sandbox.seed import CRASHLOOP_POD
 
 
@@ -298,3 +300,5 @@ def run_demo(*, once: bool) -> None:
                 time.sleep(3600)
     except KeyboardInterrupt:
         _out("\nStopped: the gateway, OPA and the cluster are down.")
+    except (BinaryNotFoundError, ClusterStartError, ProcessStartError) as exc:
+        raise SystemExit(f"the demo could not start its stack: {exc}") from None
