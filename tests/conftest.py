@@ -14,19 +14,17 @@ import respx
 
 from gateway.settings import Settings
 from k8s_mcp_sandbox.opa import OpaServer
-from tests.support import (
-    CountingKube,
+from tests.fakes.kube import CountingKube, write_kubeconfig
+from tests.fakes.opa import OpaStub, policy_copy
+from tests.gateways import (
     Harness,
     HttpHarness,
-    OpaStub,
     Served,
     open_harness,
-    policy_copy,
     serve_http,
     serve_in_process,
     serve_stdio,
     served_env,
-    write_kubeconfig,
 )
 
 

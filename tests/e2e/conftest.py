@@ -23,7 +23,8 @@ from k8s_mcp_sandbox.cluster import GATEWAY_CONTEXT, LocalCluster, apply_manifes
 from k8s_mcp_sandbox.opa import OpaServer
 from k8s_mcp_sandbox.project import DEPLOY_DIR
 from tests.conftest import PolicyServers, ServedEnvironment
-from tests.support import Served, policy_copy, serve_http, serve_stdio, served_env
+from tests.fakes.opa import policy_copy
+from tests.gateways import Served, serve_http, serve_stdio, served_env
 
 WRITABLE_STAGING = {"mode": "readwrite", "approval": {"namespaces": {"staging": {"required": False}}}}
 """Policy data for write tests: writes on, and staging needs no approval (default still does)."""

@@ -19,7 +19,7 @@ from kubernetes.client import ApiClient, AppsV1Api
 
 from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
 from tests.e2e.conftest import cluster_env, replicas
-from tests.support import GATEWAY_BIN, Served, serve_http
+from tests.gateways import GATEWAY_BIN, Served, serve_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("restore_web")]
 

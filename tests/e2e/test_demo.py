@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ALL_TOOLS, PV_TOOLS, SHIPPED_READS
+from tests.catalog import ALL_TOOLS, PV_TOOLS, SHIPPED_READS
 
 pytestmark = pytest.mark.e2e
 

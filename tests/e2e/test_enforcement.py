@@ -24,17 +24,10 @@ from gateway.errors import KubeError
 from gateway.kube import Kube
 from k8s_mcp_sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
 from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import PV_TOOLS, RESOURCE_TOOLS, ROLLOUT_TOOLS, arguments_for
 from tests.e2e.conftest import cluster_env, replicas
-from tests.support import (
-    PV_TOOLS,
-    RESOURCE_TOOLS,
-    ROLLOUT_TOOLS,
-    Served,
-    arguments_for,
-    error_text,
-    serve_http,
-    write_kubeconfig,
-)
+from tests.fakes.kube import write_kubeconfig
+from tests.gateways import Served, error_text, serve_http
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
-from tests.support import Served
+from tests.gateways import Served
 
 pytestmark = pytest.mark.e2e
 

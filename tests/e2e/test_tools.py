@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from k8s_mcp_sandbox import application, seed
-from tests.support import Served, error_text
+from tests.gateways import Served, error_text
 
 pytestmark = pytest.mark.e2e
 

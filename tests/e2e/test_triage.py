@@ -15,7 +15,7 @@ import pytest
 from fastmcp import Client
 
 from k8s_mcp_sandbox import application, seed
-from tests.support import Served
+from tests.gateways import Served
 
 pytestmark = pytest.mark.e2e
 

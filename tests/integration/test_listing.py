@@ -7,16 +7,9 @@ from typing import Any
 import pytest
 
 from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import ALL_TOOLS, APPROVAL_TOOLS, PV_TOOLS, READ_TOOLS, SHIPPED_CLUSTER_READS, SHIPPED_READS
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import (
-    ALL_TOOLS,
-    APPROVAL_TOOLS,
-    PV_TOOLS,
-    READ_TOOLS,
-    SHIPPED_CLUSTER_READS,
-    SHIPPED_READS,
-    Harness,
-)
+from tests.gateways import Harness
 
 pytestmark = pytest.mark.integration
 

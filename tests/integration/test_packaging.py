@@ -32,7 +32,8 @@ from gateway.readiness import CHECK_TIMEOUT
 from gateway.settings import Settings
 from k8s_mcp_sandbox.process import ManagedProcess, free_port
 from k8s_mcp_sandbox.project import API_AUTHZ
-from tests.support import GATEWAY_BIN, policy_input
+from tests.fakes.opa import policy_input
+from tests.gateways import GATEWAY_BIN
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import CLUSTER, expected_digest
 from tests.conftest import GatewayFactory
-from tests.support import CLUSTER, CliRun, Harness, expected_digest, policy_copy, run_cli
+from tests.fakes.opa import policy_copy
+from tests.gateways import CliRun, Harness, run_cli
 
 pytestmark = pytest.mark.integration
 

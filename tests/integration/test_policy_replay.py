@@ -17,7 +17,8 @@ import pytest
 
 from gateway import binaries
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import CliRun, Harness, deep_merge, policy_copy, read_audit, run_cli
+from tests.fakes.opa import deep_merge, policy_copy
+from tests.gateways import CliRun, Harness, read_audit, run_cli
 
 pytestmark = pytest.mark.integration
 

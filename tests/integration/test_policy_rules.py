@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 
 from k8s_mcp_sandbox.opa import OpaServer
-from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import (
+from tests.catalog import (
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
     NAMESPACED_TOOLS,
     PV_TOOLS,
     READ_TOOLS,
     WRITE_TOOLS,
-    Harness,
     arguments_for,
 )
+from tests.conftest import GatewayFactory, PolicyServers
+from tests.gateways import Harness
 
 pytestmark = pytest.mark.integration
 

@@ -14,16 +14,9 @@ import httpx
 import pytest
 
 from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import SHIPPED_READS
 from tests.conftest import gateway_env
-from tests.support import (
-    RAW_PROTOCOL_VERSION,
-    SHIPPED_READS,
-    Served,
-    error_text,
-    raw_stdio,
-    read_audit,
-    serve_http,
-)
+from tests.gateways import RAW_PROTOCOL_VERSION, Served, error_text, raw_stdio, read_audit, serve_http
 
 pytestmark = pytest.mark.integration
 

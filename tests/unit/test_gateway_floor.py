@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GatewayFactory
-from tests.support import (
+from tests.catalog import (
     ALL_TOOLS,
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
     KUBE_READ_TOOLS,
     NAMESPACED_TOOLS,
     WRITE_TOOLS,
-    Harness,
-    OpaStub,
     arguments_for,
-    decision,
 )
+from tests.conftest import GatewayFactory
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness
 
 READONLY = 'writes are disabled: the gateway runs in "readonly" mode (K8S_MCP_MODE)'
 

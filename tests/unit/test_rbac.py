@@ -17,7 +17,7 @@ import yaml
 from gateway import cli
 from gateway.binaries import REPO_ROOT
 from gateway.catalog import Catalog
-from tests.support import policy_copy
+from tests.fakes.opa import policy_copy
 
 RBAC_YAML = REPO_ROOT / "deploy" / "rbac.yaml"
 SUBJECT = {"kind": "ServiceAccount", "name": "k8s-mcp-gateway", "namespace": "k8s-mcp-gateway"}

@@ -19,7 +19,9 @@ from gateway.audit import AuditRecord
 from gateway.catalog import Catalog
 from gateway.policy import Decision
 from gateway.settings import Settings
-from tests.support import Harness, OpaStub, arguments_for
+from tests.catalog import arguments_for
+from tests.fakes.opa import OpaStub
+from tests.gateways import Harness
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
