@@ -17,10 +17,11 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,15 +285,32 @@ def _connect_help(stack: Stack) -> str:
     )
 
 
+async def _interruptible(script: Coroutine[Any, Any, None]) -> None:
+    """`script`, with SIGINT let through: the loop running it now turns a Ctrl-C into its cancellation."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    await script
+
+
 def run_demo(*, once: bool) -> None:
     """Start the stack, run the script, then keep the stack up until Ctrl-C (unless `once`).
 
     Ctrl-C at any point, while the stack starts, during the script or at the prompt, unwinds
-    through `running_stack`, the one place that stops the gateway, OPA and the cluster.
+    through `running_stack`, the one place that stops the gateway, OPA and the cluster. The
+    script's event loop is made before the stack starts and closed after it stops, and SIGINT is
+    held back from handing the script to the loop until the loop's own handler is in place, so a
+    Ctrl-C never lands in the middle of either: during the script it cancels the script.
     """
     try:
-        with tempfile.TemporaryDirectory(prefix="k8s-mcp-demo-") as tmp, running_stack(Path(tmp)) as stack:
-            asyncio.run(run_script(stack))
+        with (
+            asyncio.Runner() as runner,
+            tempfile.TemporaryDirectory(prefix="k8s-mcp-demo-") as tmp,
+            running_stack(Path(tmp)) as stack,
+        ):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                runner.run(_interruptible(run_script(stack)))
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             if once:
                 return
             _out(_connect_help(stack))

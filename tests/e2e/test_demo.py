@@ -155,7 +155,7 @@ def test_it_keeps_the_stack_up_until_ctrl_c_and_then_stops_it() -> None:
 
 
 def test_ctrl_c_during_the_script_stops_the_stack_too() -> None:
-    """A Ctrl-C before the prompt: the same teardown, no traceback, nothing left listening."""
+    """A Ctrl-C the moment the stack is up: the same teardown, not a word on stderr, nothing left listening."""
     demo = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert demo.stdout is not None
@@ -167,7 +167,7 @@ def test_ctrl_c_during_the_script_stops_the_stack_too() -> None:
         if demo.poll() is None:
             demo.kill()
     assert demo.returncode == 0, errors
-    assert "Traceback" not in errors
+    assert errors == ""  # no traceback, no warning of a loop or a script left half made
     assert "Press Ctrl-C" not in rest
     assert "Stopped: the gateway, OPA and the cluster are down." in rest
     assert_closed(ports_in(started))
