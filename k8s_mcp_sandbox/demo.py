@@ -21,10 +21,11 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -285,10 +286,44 @@ def _connect_help(stack: Stack) -> str:
     )
 
 
-async def _interruptible(script: Coroutine[Any, Any, None]) -> None:
-    """`script`, with SIGINT let through: the loop running it now turns a Ctrl-C into its cancellation."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    await script
+class _CtrlC:
+    """The demo's SIGINT handler, installed before the stack starts.
+
+    While the stack starts or waits at the prompt, Ctrl-C raises KeyboardInterrupt, which unwinds
+    through `running_stack`. While the script runs in the event loop, it cancels the script
+    instead, and KeyboardInterrupt is raised once the loop is back: an interrupt never lands in
+    the middle of handing the loop its script.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._in_loop = False
+        self._script: asyncio.Task[None] | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.pressed = True
+        if not self._in_loop:
+            raise KeyboardInterrupt
+        if self._script is not None:
+            self._script.get_loop().call_soon_threadsafe(self._script.cancel)
+
+    def run(self, runner: asyncio.Runner, stack: Stack) -> None:
+        """Run the script in `runner`'s loop; raise KeyboardInterrupt if Ctrl-C cut it short."""
+        self._in_loop = True
+        try:
+            runner.run(self._cancellable(stack))
+        except asyncio.CancelledError:
+            if not self.pressed:
+                raise
+        finally:
+            self._in_loop, self._script = False, None
+        if self.pressed:
+            raise KeyboardInterrupt
+
+    async def _cancellable(self, stack: Stack) -> None:
+        self._script = asyncio.current_task()
+        if not self.pressed:
+            await run_script(stack)
 
 
 def run_demo(*, once: bool) -> None:
@@ -296,21 +331,17 @@ def run_demo(*, once: bool) -> None:
 
     Ctrl-C at any point, while the stack starts, during the script or at the prompt, unwinds
     through `running_stack`, the one place that stops the gateway, OPA and the cluster. The
-    script's event loop is made before the stack starts and closed after it stops, and SIGINT is
-    held back from handing the script to the loop until the loop's own handler is in place, so a
-    Ctrl-C never lands in the middle of either: during the script it cancels the script.
+    script's event loop is made before the stack starts and closed after it stops.
     """
+    ctrl_c = _CtrlC()
+    previous = signal.signal(signal.SIGINT, ctrl_c)
     try:
         with (
             asyncio.Runner() as runner,
             tempfile.TemporaryDirectory(prefix="k8s-mcp-demo-") as tmp,
             running_stack(Path(tmp)) as stack,
         ):
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            try:
-                runner.run(_interruptible(run_script(stack)))
-            finally:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            ctrl_c.run(runner, stack)
             if once:
                 return
             _out(_connect_help(stack))
@@ -320,3 +351,5 @@ def run_demo(*, once: bool) -> None:
         _out("\nStopped: the gateway, OPA and the cluster are down.")
     except (BinaryNotFoundError, ClusterStartError, ProcessStartError) as exc:
         raise SystemExit(f"the demo could not start its stack: {exc}") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
