@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import procs, report, servers
-from gateway.sandbox.binaries import REPO_ROOT, find_binary
-from gateway.sandbox.cluster import LocalCluster
-from gateway.sandbox.opa import OpaServer
+from gateway.binaries import REPO_ROOT, find_binary
+from k8s_mcp_sandbox.cluster import LocalCluster
+from k8s_mcp_sandbox.opa import OpaServer
 
 BENCH_DIR = Path(__file__).resolve().parent
 IDLE_S = 2.0

@@ -30,11 +30,11 @@ from fastmcp.client.transports import StdioTransport
 from bench import procs
 from gateway.auth import issue_token
 from gateway.catalog import Catalog
-from gateway.sandbox.cluster import GATEWAY_CONTEXT, LocalCluster
-from gateway.sandbox.opa import OpaServer
-from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.server import Gateway, register_tools
 from gateway.settings import Settings
+from k8s_mcp_sandbox.cluster import GATEWAY_CONTEXT, LocalCluster
+from k8s_mcp_sandbox.opa import OpaServer
+from k8s_mcp_sandbox.process import ManagedProcess, free_port
 
 Transport = Literal["stdio", "http"]
 TRANSPORTS: tuple[Transport, ...] = ("stdio", "http")

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient, AppsV1Api
 
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
+from tests.catalog import READWRITE
 from tests.e2e.conftest import cluster_env, replicas
-from tests.support import GATEWAY_BIN, READWRITE, Served, serve_http
+from tests.gateways import GATEWAY_BIN, Served, serve_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("restore_web")]
 

@@ -19,23 +19,15 @@ import yaml
 from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 from kubernetes.dynamic import DynamicClient
 
+from gateway.binaries import find_binary
 from gateway.errors import KubeError
 from gateway.kube import Kube
-from gateway.sandbox.binaries import find_binary
-from gateway.sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import OPEN_GRANT, PV_TOOLS, RESOURCE_TOOLS, ROLLOUT_TOOLS, arguments_for
 from tests.e2e.conftest import cluster_env, replicas
-from tests.support import (
-    OPEN_GRANT,
-    PV_TOOLS,
-    RESOURCE_TOOLS,
-    ROLLOUT_TOOLS,
-    Served,
-    arguments_for,
-    error_text,
-    serve_http,
-    write_kubeconfig,
-)
+from tests.fakes.kube import write_kubeconfig
+from tests.gateways import Served, error_text, serve_http
 
 pytestmark = pytest.mark.e2e
 

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 
 from gateway.guard import WARNINGS_META
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import PolicyServers
 from tests.e2e.conftest import cluster_env
-from tests.support import deep_merge, error_text, policy_copy, read_audit, replay, serve_stdio
+from tests.fakes.opa import deep_merge, policy_copy
+from tests.gateways import error_text, read_audit, replay, serve_stdio
 
 pytestmark = pytest.mark.e2e
 

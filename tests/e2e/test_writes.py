@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 
-from gateway.sandbox.cluster import LocalCluster
-from gateway.sandbox.seed import BROKEN_ROLLOUT, INIT_CRASH_POD
+from k8s_mcp_sandbox.cluster import LocalCluster
+from k8s_mcp_sandbox.seed import BROKEN_ROLLOUT, INIT_CRASH_POD
+from tests.catalog import OPEN_GRANT, USED
 from tests.e2e.conftest import cluster_env
 from tests.e2e.test_enforcement import refused_without_api_requests
-from tests.support import GATEWAY_BIN, OPEN_GRANT, USED, Served, serve_http
+from tests.gateways import GATEWAY_BIN, Served, serve_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("restore_web")]
 

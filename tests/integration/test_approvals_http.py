@@ -19,8 +19,9 @@ import httpx
 import pytest
 from kubernetes.client import V1Scale, V1ScaleSpec
 
+from tests.catalog import IN_STAGING, READWRITE, SCALE, USED
 from tests.conftest import HttpGatewayFactory, PolicyServers
-from tests.support import IN_STAGING, READWRITE, SCALE, USED, HttpHarness, error_text
+from tests.gateways import HttpHarness, error_text
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox.opa import OpaServer
-from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import (
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import (
     ALL_TOOLS,
     APPROVAL_TOOLS,
     NODE_WRITES,
@@ -16,8 +15,9 @@ from tests.support import (
     READ_TOOLS,
     SHIPPED_CLUSTER_READS,
     SHIPPED_READS,
-    Harness,
 )
+from tests.conftest import GatewayFactory, PolicyServers
+from tests.gateways import Harness
 
 pytestmark = pytest.mark.integration
 

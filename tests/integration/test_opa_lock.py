@@ -16,9 +16,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import DECISION_PATH, OPEN_GRANT, SHIPPED_READS, VISIBILITY_PATH
 from tests.conftest import GatewayFactory
-from tests.support import DECISION_PATH, OPEN_GRANT, SHIPPED_READS, VISIBILITY_PATH, Harness, policy_input
+from tests.fakes.opa import policy_input
+from tests.gateways import Harness
 
 pytestmark = pytest.mark.integration
 

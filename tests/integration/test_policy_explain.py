@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import CLUSTER, READWRITE, expected_digest
 from tests.conftest import GatewayFactory
-from tests.support import CLUSTER, READWRITE, CliRun, Harness, expected_digest, policy_copy, run_cli
+from tests.fakes.opa import policy_copy
+from tests.gateways import CliRun, Harness, run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox import binaries
+from gateway import binaries
+from tests.catalog import OPEN_GRANT
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import OPEN_GRANT, Harness, deep_merge, policy_copy, read_audit, replay, run_cli
+from tests.fakes.opa import deep_merge, policy_copy
+from tests.gateways import Harness, read_audit, replay, run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox.opa import OpaServer
-from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import (
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import (
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
     NAMESPACED_TOOLS,
@@ -20,9 +19,10 @@ from tests.support import (
     READ_TOOLS,
     WRITE_METHOD,
     WRITE_TOOLS,
-    Harness,
     arguments_for,
 )
+from tests.conftest import GatewayFactory, PolicyServers
+from tests.gateways import Harness
 
 pytestmark = pytest.mark.integration
 
@@ -348,15 +348,18 @@ async def test_a_policy_log_cap_above_the_gateway_cap_is_clamped_to_it(
     assert gateway.kube.calls[0][1]["tail_lines"] == sent
 
 
-async def test_a_zero_log_cap_in_policy_data_does_not_take_every_call_down(
+async def test_a_zero_log_cap_in_policy_data_falls_back_to_the_default_cap(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
-    """The Rego accepts max_log_lines 0 and sends it; an int is what the contract promises."""
-    gateway = await open_gateway(**policy_opa({"obligations": {"max_log_lines": 0}}).settings())
+    """The Rego takes only a whole number of at least 1 from the data, so a 0 neither reaches the
+    gateway (whose decision model would refuse it, taking every call down) nor reads zero lines."""
+    zero = policy_opa({"obligations": {"max_log_lines": 0}})
+    gateway = await open_gateway(**zero.settings(), max_log_lines=2000)  # the gateway's own cap out of the way
 
-    await gateway.ok("list_pods")
+    await gateway.ok("get_pod_logs", {"pod_name": "web-1", "namespace": "staging", "tail_lines": 600})
 
-    assert gateway.kube.methods == ["list_namespaced_pod"]
+    assert gateway.kube.methods == ["read_namespaced_pod_log"]
+    assert gateway.kube.calls[0][1]["tail_lines"] == 500
 
 
 async def test_the_opa_decision_id_is_in_every_audit_record(

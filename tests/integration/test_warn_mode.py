@@ -15,8 +15,8 @@ import pytest
 
 from gateway.auth import issue_token
 from gateway.guard import WARNINGS_META
+from tests.catalog import OPEN_GRANT
 from tests.conftest import GatewayFactory, HttpGatewayFactory, PolicyServers
-from tests.support import OPEN_GRANT
 
 pytestmark = pytest.mark.integration
 

@@ -14,16 +14,10 @@ from typing import Any
 import pytest
 
 from gateway.errors import KubeError
+from tests.catalog import KUBE_METHOD, WRITE_TOOLS, arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import (
-    KUBE_METHOD,
-    WRITE_TOOLS,
-    Harness,
-    OpaStub,
-    arguments_for,
-    decision,
-    read_audit,
-)
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness, read_audit
 
 TOOL_CALL_FIELDS = {
     "event",

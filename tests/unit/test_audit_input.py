@@ -10,8 +10,10 @@ import json
 
 import httpcore
 
+from tests.catalog import arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import Harness, OpaStub, arguments_for, decision
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness
 
 APPROVAL = {"required": True, "approvers": ["group:sre-leads"], "count": 1, "ttl_seconds": 900, "kinds": ["review"]}
 NEEDS_APPROVAL = decision(

@@ -7,19 +7,11 @@ from unittest.mock import ANY
 
 import pytest
 
+from tests.catalog import KUBE_METHOD, KUBE_READ_TOOLS, RESOURCE_READS, WRITE_METHOD, WRITE_TOOLS, arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import (
-    KUBE_METHOD,
-    KUBE_READ_TOOLS,
-    LOG_TEXT,
-    RESOURCE_READS,
-    WRITE_METHOD,
-    WRITE_TOOLS,
-    Harness,
-    OpaStub,
-    arguments_for,
-    decision,
-)
+from tests.fakes.kube import LOG_TEXT
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness
 
 FIRST_PAGE = {"label_selector": None, "limit": 100, "_continue": None}
 NAMESPACED_FIRST_PAGE = {"namespace": "default", **FIRST_PAGE, "field_selector": None}

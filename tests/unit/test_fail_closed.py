@@ -8,8 +8,11 @@ import httpcore
 import httpx
 import pytest
 
+from tests.catalog import arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import ALLOW, NO_APPROVAL, Answer, Harness, OpaStub, Reply, StubHttpServer, arguments_for
+from tests.fakes.http import Reply, StubHttpServer
+from tests.fakes.opa import ALLOW, NO_APPROVAL, Answer, OpaStub
+from tests.gateways import Harness
 
 POLICY_UNAVAILABLE = "denied: policy unavailable"
 

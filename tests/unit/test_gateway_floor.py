@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GatewayFactory
-from tests.support import (
+from tests.catalog import (
     ALL_TOOLS,
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
@@ -19,11 +18,11 @@ from tests.support import (
     NODE_WRITES,
     WRITE_METHOD,
     WRITE_TOOLS,
-    Harness,
-    OpaStub,
     arguments_for,
-    decision,
 )
+from tests.conftest import GatewayFactory
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness
 
 READONLY = 'writes are disabled: the gateway runs in "readonly" mode (K8S_MCP_MODE)'
 

@@ -12,21 +12,21 @@ import mcp_types
 import pytest
 from fastmcp import Client
 
-from tests.conftest import GatewayFactory
-from tests.support import (
+from tests.catalog import (
     ALL_TOOLS,
     APPROVAL_TOOLS,
     CLUSTER,
     CLUSTER_SCOPED_TOOLS,
     NODE_WRITES,
-    PAGE_TOKEN,
     READ_TOOLS,
     WRITE_TOOLS,
-    Harness,
-    OpaStub,
     arguments_for,
     expected_digest,
 )
+from tests.conftest import GatewayFactory
+from tests.fakes.kube import PAGE_TOKEN
+from tests.fakes.opa import OpaStub
+from tests.gateways import Harness
 
 RFC3339_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
 # What FastMCP's client announces in `initialize` when not told otherwise.

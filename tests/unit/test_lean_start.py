@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support import served_env, write_kubeconfig
+from tests.fakes.kube import write_kubeconfig
+from tests.gateways import served_env
 
 OPEN_AND_REPORT = """
 import json, sys

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from gateway import cli
+from gateway.binaries import REPO_ROOT
 from gateway.catalog import Catalog
-from gateway.sandbox.binaries import REPO_ROOT
-from tests.support import policy_copy
+from tests.fakes.opa import policy_copy
 
 RBAC_YAML = REPO_ROOT / "deploy" / "rbac.yaml"
 SUBJECT = {"kind": "ServiceAccount", "name": "k8s-mcp-gateway", "namespace": "k8s-mcp-gateway"}

@@ -16,18 +16,12 @@ import httpx
 import pytest
 
 from gateway.readiness import PROBE_PRINCIPAL
+from tests.catalog import STUB_OPA_URL
 from tests.conftest import GatewayFactory
-from tests.support import (
-    STUB_OPA_URL,
-    Harness,
-    OpaStub,
-    Reply,
-    StubHttpServer,
-    decision,
-    opa_answer,
-    passthrough_kube,
-    write_kubeconfig,
-)
+from tests.fakes.http import Reply, StubHttpServer
+from tests.fakes.kube import passthrough_kube, write_kubeconfig
+from tests.fakes.opa import OpaStub, decision, opa_answer
+from tests.gateways import Harness
 
 READY = {"status": "ready", "checks": {"opa": "ok", "kubernetes": "ok"}}
 

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.support import ALL_TOOLS, Harness, OpaStub, arguments_for, error_text
+from tests.catalog import ALL_TOOLS, arguments_for
+from tests.fakes.opa import OpaStub
+from tests.gateways import Harness, error_text
 
 Schema = dict[str, Any]
 
