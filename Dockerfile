@@ -11,7 +11,7 @@
 #     k8s-mcp-gateway:0.1.0
 #
 # Checked by `.tools/bin/packaging-check dockerfile` (BuildKit's own parser and linter),
-# which tests/unit/test_packaging.py runs.
+# which tests/integration/test_packaging.py runs.
 
 # --- build: the package and its pinned dependencies, in a virtualenv --------------------
 FROM python:3.11-slim AS build

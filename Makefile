@@ -22,7 +22,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,demo]'
 	@touch $@
 
 demo: setup
@@ -31,8 +31,8 @@ demo: setup
 test: setup lint policy-test pytest
 
 lint:
-	$(BIN)/ruff check gateway tests bench
-	$(BIN)/ruff format --check gateway tests bench
+	$(BIN)/ruff check gateway k8s_mcp_sandbox tests bench
+	$(BIN)/ruff format --check gateway k8s_mcp_sandbox tests bench
 	$(BIN)/mypy
 
 policy-test:
@@ -53,8 +53,14 @@ pytest:
 bundle: setup
 	@OPA=$(OPA) opa/bundle.sh dist
 
-bench: setup
+# The gateway beside containers/kubernetes-mcp-server (installed pinned by bench/peer.sh); writes
+# bench/results.{json,md,png}. ARGS="--rounds 20", "--quick", "--no-peer": see bench/bench.py.
+bench: setup $(VENV)/.bench-installed
 	$(BIN)/python -m bench.bench $(ARGS)
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,demo,bench]'
+	@touch $@
 
 # deploy/rbac.yaml from the catalog and the policy data; run it after changing either
 # (tests/unit/test_rbac.py fails while the committed file is stale).

@@ -26,8 +26,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,82 @@ _MIN_MEMBER_BYTES = len('"":0,')
 def utc_now() -> str:
     """The current time as the audit trail and the policy input write it: RFC 3339, UTC, milliseconds."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True, kw_only=True)
+class AuditRecord:
+    """The `tool_call` record of one `tools/call`: the schema the README's "Audit trail" documents.
+
+    The guard fills it in as the call goes (received, decided, run, ended) and appends
+    `document()`; `policy replay` reads these records back. The first group of fields is in
+    every record, null until known; the optional ones appear only once they have a value, so a
+    record without `input` is one OPA gave no decision.
+    """
+
+    request_id: str
+    """`input.request.id` of the call: the same id in the policy input and in every record of the call."""
+    time: str
+    """When the call arrived (RFC 3339, UTC, milliseconds)."""
+    transport: str
+    """`stdio` or `http`."""
+    principal: dict[str, Any] | None = None
+    """Who called, as the policy input names them (`input.principal`)."""
+    tool: str | None
+    """The tool's name; null when the MCP layer could not parse one."""
+    arguments: Any
+    """As run (narrowed by the policy's obligations and the gateway's dry-run switch); as received when invalid."""
+    action: dict[str, Any] | None = None
+    """The Kubernetes action the arguments bind (`input.action`); null when they did not validate."""
+    action_digest: str | None = None
+    """sha256 of tool, arguments and cluster: what an approval is bound to."""
+    decision_id: str | None = None
+    """OPA's id of the decision, from its decision log; null when OPA was not asked or did not answer."""
+    allow: bool = False
+    """The decision's `allow`; false when there was no decision."""
+    reasons: list[str] = field(default_factory=list)
+    """Why: the decision's reasons, or the gateway's own when it refused before OPA."""
+    outcome: str = "error"
+    """How the call ended: one of the outcomes the README's table lists."""
+    approval_required: bool | None = None
+    """The decision's `approval.required`; present once OPA decided."""
+    warnings: list[str] | None = None
+    """The decision's warnings, which the agent also sees in the result's `_meta`; present once OPA decided."""
+    hints: dict[str, Any] | None = None
+    """The decision's hints (what the policy says would be allowed), when it gave any."""
+    input: dict[str, Any] | None = None
+    """The input document OPA decided, exactly as sent (the last one, when the approval flow asked again)."""
+    approval_id: str | None = None
+    """The approval request the call names or made."""
+    approval: dict[str, Any] | None = None
+    """The approval a write ran under: its `kind` and `approved_by` (each approver's `sub` and `groups`)."""
+    error: str | None = None
+    """What the agent was told, when the call did not end `ok`."""
+    policy_error: str | None = None
+    """Why OPA gave no decision (`policy_unavailable`)."""
+    duration_ms: float | None = None
+    """From receiving the call to its end, in milliseconds."""
+    warnings_total: int | None = None
+    """With warnings: how many this gateway process has reported since it started, this call's included."""
+
+    def add(self, values: Mapping[str, Any]) -> None:
+        """Set the fields `values` names: the approval flow's part of the record."""
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def document(self, *, event: str = "tool_call", outcome: str | None = None) -> dict[str, Any]:
+        """The JSON object of the record: `tool_call`, or the fsynced `write_intent` before a write runs."""
+        document: dict[str, Any] = {"event": event}
+        for member in fields(self):
+            value = getattr(self, member.name)
+            if value is not None or member.name in _ALWAYS:
+                document[member.name] = value
+        if outcome is not None:
+            document["outcome"] = outcome
+        return document
+
+
+_ALWAYS = frozenset(("principal", "tool", "arguments", "action", "action_digest", "decision_id"))
+"""The fields a record holds even while null: the ones every `tool_call` record has."""
 
 
 class AuditLog:

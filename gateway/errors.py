@@ -65,9 +65,10 @@ class Denied(GatewayError):
 
     outcome = "denied"
 
-    def __init__(self, reasons: Sequence[str]) -> None:
+    def __init__(self, reasons: Sequence[str], *, advice: str = "") -> None:
         self.reasons = list(reasons) or ["denied by policy"]
-        super().__init__("denied by policy: " + "; ".join(self.reasons))
+        hint = f". Hint: {advice}" if advice else ""
+        super().__init__("denied by policy: " + "; ".join(self.reasons) + hint)
 
 
 class ApprovalRequired(Denied):
@@ -98,12 +99,11 @@ class PolicyUnavailable(GatewayError):
 
 
 class AuditUnavailable(GatewayError):
-    """No record, no call: raised before a call runs, or instead of a read's result (`withheld`)."""
+    """No record, no call: raised before a call runs, instead of a read's result, or before an approval step."""
 
     outcome = "audit_unavailable"
 
-    def __init__(self, *, withheld: bool = False) -> None:
-        consequence = "the result is withheld" if withheld else "the call did not run"
+    def __init__(self, *, consequence: str = "the call did not run") -> None:
         super().__init__(f"refused: the audit record could not be written, so {consequence}")
 
 

@@ -55,7 +55,7 @@ class Explained:
         return "denied by policy"
 
     def json(self) -> dict[str, Any]:
-        decision = self.decision.model_dump(exclude={"decision_id"}) if self.decision else None
+        decision = self.decision.document() if self.decision else None
         return {
             "input": self.document,
             "decision": decision,
@@ -152,4 +152,7 @@ def _decision_lines(decision: Decision) -> list[str]:
     lines.append(f"  obligations: max_log_lines {obligations.max_log_lines}, dry_run {json.dumps(obligations.dry_run)}")
     lines.append("  warnings:" if decision.warnings else "  warnings: none")
     lines += [f"    - {warning}" for warning in decision.warnings]
+    hints = decision.hints.given()
+    if hints:
+        lines.append(f"  hints: {json.dumps(hints, ensure_ascii=False)}")
     return lines

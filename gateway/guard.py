@@ -32,7 +32,7 @@ from fastmcp.tools.base import Tool, ToolResult
 from pydantic import ValidationError
 
 from gateway.approvals.flow import ApprovalFlow, Decide
-from gateway.audit import AuditLog, utc_now
+from gateway.audit import AuditLog, AuditRecord, utc_now
 from gateway.catalog import Catalog, Entry
 from gateway.discovery import SECRET_NAMES, SECRETS_REFUSED
 from gateway.errors import (
@@ -45,6 +45,7 @@ from gateway.errors import (
     PolicyUnavailable,
     UnknownTool,
 )
+from gateway.guidance import DECIDED, Decided, advice
 from gateway.identity import StdioIdentity, Transport, current_principal
 from gateway.policy import Decision, PolicyClient
 from gateway.validation import validate_arguments
@@ -55,7 +56,7 @@ INPUT_VERSION = 1
 WARNINGS_META = "k8s-mcp-gateway/warnings"
 """The key of a result's `_meta` that carries the policy's warnings about the call."""
 
-_CALL_RECORD: ContextVar[dict[str, Any] | None] = ContextVar("k8s_mcp_gateway_call_record", default=None)
+_CALL_RECORD: ContextVar[AuditRecord | None] = ContextVar("k8s_mcp_gateway_call_record", default=None)
 """The audit record of the `tools/call` being decided in this context."""
 
 
@@ -160,14 +161,13 @@ def recorded(decide: Decide) -> Decide:
         decision = await decide(document)
         record = _CALL_RECORD.get()
         if record is not None:
-            record.update(
-                input=document,
-                decision_id=decision.decision_id,
-                allow=decision.allow,
-                reasons=decision.reasons,
-                approval_required=decision.approval.required,
-                warnings=decision.warnings,
-            )
+            record.input = document
+            record.decision_id = decision.decision_id
+            record.allow = decision.allow
+            record.reasons = decision.reasons
+            record.approval_required = decision.approval.required
+            record.warnings = decision.warnings
+            record.hints = decision.hints.given() or None
         return decision
 
     return decide_and_record
@@ -220,52 +220,30 @@ class Guard(Middleware):
         context: MiddlewareContext[mt.CallToolRequestParams],
         call_next: CallNext[mt.CallToolRequestParams, ToolResult],
     ) -> ToolResult:
+        """Decide and run one call, then write its record; a result reaches the agent only once it is written."""
         started = time.perf_counter()
         params = context.message
         request = self._request(context)
         record = _call_record(request, tool=params.name, arguments=dict(params.arguments or {}))
         deciding = _CALL_RECORD.set(record)
-        ran = False
         try:
             result = await self._run(context, call_next, request, record)
-            ran = True
-        except GatewayError as exc:
-            record["outcome"] = exc.outcome
-            record["error"] = str(exc)
-            if isinstance(exc, GatewayDenied):
-                record["reasons"] = exc.reasons
-            if isinstance(exc, PolicyUnavailable):
-                record["reasons"] = ["policy unavailable"]
-                record["policy_error"] = exc.detail
-            if isinstance(exc, ApprovalRefused):
-                record.update(
-                    approval_id=exc.approval_id, decision_id=exc.decision_id, allow=exc.allow, reasons=exc.reasons
-                )
-            raise
-        except asyncio.CancelledError:
-            # A write handed to Kubernetes keeps its "sent": it may have been applied.
-            if record["outcome"] != "sent":
-                record["outcome"] = "cancelled"
-            raise
-        except Exception as exc:
-            log.exception("tool %s failed", params.name)
-            record["outcome"] = "error"
-            record["error"] = f"internal error ({type(exc).__name__})"
-            raise GatewayError(f"internal error in {params.name}; see the gateway log") from None
+        except BaseException as exc:
+            replacement = _record_failure(record, exc)
+            self._finish(record, started)
+            await self.audit.record(record.document())
+            if replacement is None:
+                raise
+            raise replacement from None
         finally:
             _CALL_RECORD.reset(deciding)
-            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            if record.get("warnings"):
-                self.warnings_total += len(record["warnings"])
-                record["warnings_total"] = self.warnings_total
-            if not ran:
-                await self.audit.record(record)
+        self._finish(record, started)
         try:
-            await self.audit.append(record)
+            await self.audit.append(record.document())
         except AuditUnavailable:
-            if record["outcome"] == "ok" and record["action"]["write"]:
+            if record.outcome == "ok" and record.action is not None and record.action["write"]:
                 return result  # it ran; its fsynced write_intent record stands for it
-            raise AuditUnavailable(withheld=True) from None
+            raise AuditUnavailable(consequence="the result is withheld") from None
         return result
 
     async def _run(
@@ -273,45 +251,54 @@ class Guard(Middleware):
         context: MiddlewareContext[mt.CallToolRequestParams],
         call_next: CallNext[mt.CallToolRequestParams, ToolResult],
         request: dict[str, Any],
-        record: dict[str, Any],
+        record: AuditRecord,
     ) -> ToolResult:
-        """Decide the call, filling in its record as it goes, and run it once allowed and auditable."""
+        """Build the input, decide, record, run: each step fills in `record`, and any refusal raises."""
         params = context.message
-        record["principal"] = self._principal(context, request["transport"])
+        record.principal = self._principal(context, request["transport"])
         entry = self.catalog.get(params.name)
         if entry is None:
             raise UnknownTool(params.name)
-        tool_arguments, carried = self.approvals.split(write=entry.action.write, raw=record["arguments"])
-        record.update(carried.audit)
+        tool_arguments, carried = self.approvals.split(write=entry.action.write, raw=record.arguments)
+        record.add(carried.audit)
         document = build_input(
-            entry, tool_arguments, request=request, principal=record["principal"], gateway=self._gateway_document
+            entry, tool_arguments, request=request, principal=record.principal, gateway=self._gateway_document
         )
         arguments = document["arguments"]
         if entry.action.discovered:
             document["action"] = await self.catalog.action(entry, arguments)
-        record.update(arguments=arguments, action=document["action"], action_digest=document["action_digest"])
+        record.arguments, record.action = arguments, document["action"]
+        record.action_digest = document["action_digest"]
         self.gateway.refuse(document["action"])
         # OPA decides (recorded in `record`), with the approval the call names; a call waiting for one is answered here.
         settled = await self.approvals.settle(document, carried, context.fastmcp_context)
         decision = settled.decision
-        record.update(settled.audit)
+        record.add(settled.audit)
         if settled.answer is not None:
-            record["outcome"] = settled.outcome
+            record.outcome = settled.outcome or record.outcome
             return _with_warnings(settled.answer, decision.warnings)
         self._enforce(decision)
         write = entry.action.write
         narrowed = self.gateway.narrow(
-            apply_obligations(arguments, decision, max_log_lines=self.gateway.max_log_lines), write=write
+            apply_obligations(document["arguments"], decision, max_log_lines=self.gateway.max_log_lines), write=write
         )
-        record["arguments"] = narrowed
+        record.arguments = narrowed
         if write:
-            await self.audit.append({**record, "event": "write_intent", "outcome": "authorized"}, sync=True)
-            record["outcome"] = "sent"
+            await self.audit.append(record.document(event="write_intent", outcome="authorized"), sync=True)
+            record.outcome = "sent"
         else:
             await self.audit.ready()
+        DECIDED.set(Decided(principal=document["principal"], transport=request["transport"], hints=decision.hints))
         result = await call_next(context.copy(message=params.model_copy(update={"arguments": narrowed})))
-        record["outcome"] = "ok"
+        record.outcome = "ok"
         return _with_warnings(result, decision.warnings)
+
+    def _finish(self, record: AuditRecord, started: float) -> None:
+        """The call's duration, and its warnings added to the process's count."""
+        record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        if record.warnings:
+            self.warnings_total += len(record.warnings)
+            record.warnings_total = self.warnings_total
 
     async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
         """Audit a `tools/call` the MCP layer rejects before `on_call_tool`: its params do not parse.
@@ -327,15 +314,16 @@ class Guard(Middleware):
         raw: dict[str, Any] = context.message
         name = raw.get("name")
         record = _call_record(request, tool=name if isinstance(name, str) else None, arguments=raw.get("arguments"))
-        record.update(principal=self._principal(context, request["transport"]), outcome="invalid")
+        record.principal = self._principal(context, request["transport"])
+        record.outcome = "invalid"
         try:
             return await call_next(context)
         except Exception as exc:
-            record["error"] = "invalid tools/call request: " + _params_problems(exc)
+            record.error = "invalid tools/call request: " + _params_problems(exc)
             raise
         finally:
-            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            await self.audit.record(record)
+            record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+            await self.audit.record(record.document())
 
     async def on_list_tools(
         self,
@@ -365,7 +353,7 @@ class Guard(Middleware):
             raise ApprovalRequired(
                 decision.reasons, approvers=decision.approval.approvers, count=decision.approval.count
             )
-        raise Denied(decision.reasons)
+        raise Denied(decision.reasons, advice=advice(decision.hints))
 
     def _request(self, context: MiddlewareContext[Any]) -> dict[str, Any]:
         return new_request(self._transport(context))
@@ -399,23 +387,38 @@ def _with_warnings(result: ToolResult, warnings: list[str]) -> ToolResult:
     return result.model_copy(update={"meta": {**(result.meta or {}), WARNINGS_META: list(warnings)}})
 
 
-def _call_record(request: dict[str, Any], *, tool: str | None, arguments: Any) -> dict[str, Any]:
+def _call_record(request: dict[str, Any], *, tool: str | None, arguments: Any) -> AuditRecord:
     """A `tool_call` record as it starts: the raw arguments, nothing decided yet."""
-    return {
-        "event": "tool_call",
-        "request_id": request["id"],
-        "time": request["time"],
-        "transport": request["transport"],
-        "principal": None,
-        "tool": tool,
-        "arguments": arguments,
-        "action": None,
-        "action_digest": None,
-        "decision_id": None,
-        "allow": False,
-        "reasons": [],
-        "outcome": "error",
-    }
+    return AuditRecord(
+        request_id=request["id"], time=request["time"], transport=request["transport"], tool=tool, arguments=arguments
+    )
+
+
+def _record_failure(record: AuditRecord, exc: BaseException) -> GatewayError | None:
+    """Record how a call that raised `exc` ended; return the error the agent gets instead, if not `exc`."""
+    if isinstance(exc, GatewayError):
+        record.outcome = exc.outcome
+        record.error = str(exc)
+        if isinstance(exc, GatewayDenied):
+            record.reasons = exc.reasons
+        if isinstance(exc, PolicyUnavailable):
+            record.reasons = ["policy unavailable"]
+            record.policy_error = exc.detail
+        if isinstance(exc, ApprovalRefused):
+            record.approval_id, record.decision_id = exc.approval_id, exc.decision_id
+            record.allow, record.reasons = exc.allow, exc.reasons
+        return None
+    if isinstance(exc, asyncio.CancelledError):
+        # A write handed to Kubernetes keeps its "sent": it may have been applied.
+        if record.outcome != "sent":
+            record.outcome = "cancelled"
+        return None
+    if not isinstance(exc, Exception):
+        return None
+    log.error("tool %s failed", record.tool, exc_info=exc)
+    record.outcome = "error"
+    record.error = f"internal error ({type(exc).__name__})"
+    return GatewayError(f"internal error in {record.tool}; see the gateway log")
 
 
 def _params_problems(exc: Exception) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.sandbox.binaries import BinaryNotFoundError, find_binary
+from gateway.binaries import BinaryNotFoundError, find_binary
 
 Explain = Literal["notes", "full"]
 

@@ -12,6 +12,8 @@ nothing else:
 - *in which namespaces*: `mcp.config.namespaces` of the policy data. One RoleBinding per listed
   namespace; `"*"` binds the same role cluster-wide, and the generated file says so at its top.
 - *which cluster-scoped reads*: `mcp.config.cluster_reads`, as far as a catalog tool reads them.
+- *which cluster-scoped writes*: `mcp.config.cluster_writes` (cordon and uncordon: `nodes`), as far
+  as a catalog tool writes them, with the reads their previews make of the same resource.
 - *calls to one fixed namespace* (`ApiCall.namespace`: a PersistentVolume's events, which
   Kubernetes records in `default`), of the tools the policy data can allow at all: in the
   namespaced role where that namespace is bound anyway, otherwise in a Role of their own there.
@@ -57,10 +59,11 @@ class PolicyDataError(ValueError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PolicyScope:
-    """What the policy data allows at most: the namespaces and the cluster-scoped reads."""
+    """What the policy data allows at most: the namespaces, the cluster-scoped reads and writes."""
 
     namespaces: tuple[str, ...]
     cluster_reads: frozenset[str]
+    cluster_writes: frozenset[str] = frozenset()
 
     @property
     def all_namespaces(self) -> bool:
@@ -86,7 +89,7 @@ class Grants:
 
 
 def load_policy_scope(path: Path) -> PolicyScope:
-    """`mcp.config.namespaces` and `mcp.config.cluster_reads` of a policy data file.
+    """`mcp.config.namespaces`, `mcp.config.cluster_reads` and `mcp.config.cluster_writes` of a policy data file.
 
     A missing setting is empty, as the policy's strict fallback treats it; a setting of the wrong
     shape is an error naming it, never a silent narrowing or widening.
@@ -104,7 +107,9 @@ def load_policy_scope(path: Path) -> PolicyScope:
         if name != ALL_NAMESPACES and not DNS1123_LABEL.fullmatch(name):
             raise PolicyDataError(f'{path}: mcp.config.namespaces[{index}]: {name!r} is not a DNS-1123 label (or "*")')
     return PolicyScope(
-        namespaces=tuple(sorted(set(namespaces))), cluster_reads=frozenset(_strings(path, config, "cluster_reads"))
+        namespaces=tuple(sorted(set(namespaces))),
+        cluster_reads=frozenset(_strings(path, config, "cluster_reads")),
+        cluster_writes=frozenset(_strings(path, config, "cluster_writes")),
     )
 
 
@@ -142,7 +147,7 @@ def catalog_grants(catalog: Catalog, scope: PolicyScope) -> CatalogGrants:
     for entry in catalog:
         action = entry.action
         # The generic reads get no grant of their own: they reach only what the other tools' grants allow.
-        if entry.uses != "kube" or (action.cluster_scoped and not _cluster_read(scope, action.resource, entry)):
+        if entry.uses != "kube" or (action.cluster_scoped and not _cluster_allowed(scope, action.resource, entry)):
             continue
         resource = f"{action.resource}/{action.subresource}" if action.subresource else action.resource
         calls: list[tuple[RuleKey, set[str], str | None]] = [((action.group, resource), action_verbs(entry), None)]
@@ -152,13 +157,17 @@ def catalog_grants(catalog: Catalog, scope: PolicyScope) -> CatalogGrants:
                 grants.fixed.setdefault(namespace, Grants()).add(key, verbs, entry.name)
             elif namespace is not None or not action.cluster_scoped:
                 grants.namespaced.add(key, verbs, entry.name)
-            elif key[1] in scope.cluster_reads and verbs <= READ_VERBS:
+            elif (key[1] in scope.cluster_reads and verbs <= READ_VERBS) or (
+                action.write and key[1] in scope.cluster_writes
+            ):
                 grants.cluster.add(key, verbs, entry.name)
     return grants
 
 
-def _cluster_read(scope: PolicyScope, resource: str, entry: Entry) -> bool:
+def _cluster_allowed(scope: PolicyScope, resource: str, entry: Entry) -> bool:
     """Whether the policy data can allow a cluster-scoped tool at all."""
+    if entry.action.write:
+        return resource in scope.cluster_writes
     return resource in scope.cluster_reads and action_verbs(entry) <= READ_VERBS
 
 
@@ -177,7 +186,9 @@ def render(catalog: Catalog, scope: PolicyScope, *, source: str) -> str:
 
 
 def _header(scope: PolicyScope, grants: CatalogGrants, *, source: str) -> str:
-    reads = ", ".join(sorted(resource for _, resource in grants.cluster.verbs)) or "none"
+    cluster_calls = ", ".join(
+        f"{verb} {resource}" for (_, resource), verbs in sorted(grants.cluster.verbs.items()) for verb in sorted(verbs)
+    )
     elsewhere = ", ".join(
         f"{verb} {resource} in {namespace}"
         for namespace, fixed in sorted(grants.fixed.items())
@@ -211,7 +222,8 @@ def _header(scope: PolicyScope, grants: CatalogGrants, *, source: str) -> str:
         "# - the verbs are those the catalog's tools send (their action, and the other calls their",
         "#   handlers and previews make) and nothing else;",
         *where,
-        f"# - cluster-scoped reads: those of mcp.config.cluster_reads that a tool makes: {reads};",
+        "# - cluster-scoped calls: the reads of mcp.config.cluster_reads and the writes of",
+        f"#   mcp.config.cluster_writes that a tool makes: {cluster_calls or 'none'};",
         "# - calls to one fixed namespace outside those (Kubernetes records a cluster-scoped object's",
         f"#   events in default), for tools the policy data can allow: {elsewhere or 'none'}.",
         "#",
@@ -298,7 +310,8 @@ def _all_namespaces_binding() -> str:
 
 def _cluster_role(grants: Grants) -> str:
     comment = [
-        "The cluster-scoped reads of mcp.config.cluster_reads that a tool makes. It carries the name",
+        "The cluster-scoped reads of mcp.config.cluster_reads and writes of mcp.config.cluster_writes",
+        "that a tool makes (with the reads of a written kind its preview makes). It carries the name",
         "of the cluster-wide role of earlier versions, so applying this file shrinks that role in place.",
     ]
     return _document(comment, "ClusterRole", [*_metadata(CLUSTER_ROLE), *_rules(grants)])

@@ -28,6 +28,7 @@ from gateway.auth import build_verifier
 from gateway.catalog import Catalog
 from gateway.discovery import Discovery
 from gateway.guard import GatewayState, Guard, recorded
+from gateway.guidance import decided
 from gateway.http_app import build_http_app
 from gateway.identity import StdioIdentity
 from gateway.kube import Kube, load_api_client
@@ -60,6 +61,8 @@ def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube, approvals: 
             if catalog.discovery is None:
                 continue
             dependency = catalog.discovery
+        if entry.uses == "decided":
+            dependency = decided
         if entry.uses == "approvals":
             if approvals is None:
                 continue

@@ -23,53 +23,55 @@ _approval_default := rule if {
 	is_object(rule)
 }
 
-default _approval_override := {}
+_approval_base := object.union(_strict_approval_rule, _approval_default)
 
-_approval_override := rule if {
-	rule := object.get(_config, ["approval", "namespaces", _namespace], null)
-	is_object(rule)
+# the effective rule of each namespace data.mcp.config.approval.namespaces names: its entry over the base
+_approval_rules[ns] := object.union(_approval_base, override) if {
+	some ns, override in _config.approval.namespaces
+	is_object(override)
 }
 
-# the effective rule: the namespace's entry over the default entry over the strict rule
-_approval_rule := object.union_n([_strict_approval_rule, _approval_default, _approval_override])
+# the effective rule of this call's namespace: its entry over the default entry over the strict rule
+_approval_rule := object.get(_approval_rules, object.get(input, ["action", "namespace"], null), _approval_base)
 
-default _approval_required := true
+_approval_required := _required_of(_approval_rule)
 
-_approval_required := false if _approval_rule.required == false
+_approval_approvers := _approvers_of(_approval_rule)
 
-default _approval_approvers := []
+_approval_count := _count_of(_approval_rule)
 
-_approval_approvers := sort({approver |
-	some approver in _approval_rule.approvers
+_approval_ttl := _ttl_of(_approval_rule)
+
+_approval_kinds := _kinds_of(_approval_rule)
+
+# each key of a rule, with the strict value when it is missing or malformed
+_required_of(rule) := false if rule.required == false
+
+else := true
+
+_approvers_of(rule) := sort({approver |
+	some approver in rule.approvers
 	is_string(approver)
 	regex.match(`^(user|group):.+$`, approver)
 }) if {
-	is_array(_approval_rule.approvers)
-}
+	is_array(rule.approvers)
+} else := []
 
-default _approval_count := 1
+_count_of(rule) := rule.count if {
+	_whole_number(rule.count)
+	rule.count >= 1
+} else := 1
 
-_approval_count := n if {
-	n := _approval_rule.count
-	_whole_number(n)
-	n >= 1
-}
+_ttl_of(rule) := rule.ttl_seconds if {
+	_whole_number(rule.ttl_seconds)
+	rule.ttl_seconds >= 1
+} else := 900
 
-default _approval_ttl := 900
-
-_approval_ttl := n if {
-	n := _approval_rule.ttl_seconds
-	_whole_number(n)
-	n >= 1
-}
-
-default _approval_kinds := ["review"]
-
-_approval_kinds := kinds if {
-	is_array(_approval_rule.kinds)
-	kinds := sort({kind | some kind in _approval_rule.kinds; kind in _approval_kinds_known})
+_kinds_of(rule) := kinds if {
+	is_array(rule.kinds)
+	kinds := sort({kind | some kind in rule.kinds; kind in _approval_kinds_known})
 	count(kinds) > 0
-}
+} else := ["review"]
 
 # an otherwise allowed write that needs an approval it does not validly carry
 _approval_missing if {

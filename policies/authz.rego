@@ -2,9 +2,9 @@
 # title: k8s-mcp-gateway authorization
 # description: |
 #   Decides every Kubernetes tool call of k8s-mcp-gateway (policy contract version 1,
-#   README.md, "The policy contract"). Three safety rules: read-only by default, a namespace allowlist
-#   (plus an allowlist of cluster-scoped reads), and a human approval bound to the exact
-#   action for every write. Before them, the caller: one without a verified credential is
+#   README.md, "The policy contract"). Three safety rules: read-only by default, a namespace
+#   allowlist (plus allowlists of cluster-scoped reads and writes), and a human approval bound
+#   to the exact action for every write. Before them, the caller: one without a verified credential is
 #   admitted on stdio only (the local, configured principal), unless the data sets
 #   allow_unauthenticated_http. Settings come from data.mcp.config (policies/data.json); a key
 #   missing from the data falls back to the strictest value. A staged rule (data.mcp.config.rollout)
@@ -20,9 +20,10 @@ import rego.v1
 #   human-readable reasons (empty when allowed), the approval the call still needs
 #   (required false and zero values unless a write lacks a valid approval), the
 #   obligations the gateway applies before running the call, and sorted warnings from the
-#   staged rules in warn mode (only when there is one: absent means none).
+#   staged rules in warn mode (only when there is one: absent means none), and hints that guide
+#   the caller (guidance.rego; only when there is one: absent means none).
 # entrypoint: true
-decision := object.union(
+decision := object.union_n([
 	{
 		"allow": _allow,
 		"reasons": sort(_reasons),
@@ -33,7 +34,8 @@ decision := object.union(
 		},
 	},
 	_warnings_member,
-)
+	_hints_member,
+])
 
 # METADATA
 # title: Tools shown by tools/list
@@ -71,6 +73,11 @@ _policy_namespaces := _config.namespaces if is_array(_config.namespaces)
 default _cluster_reads := []
 
 _cluster_reads := _config.cluster_reads if is_array(_config.cluster_reads)
+
+# cluster-scoped resources that may be written (cordon and uncordon patch nodes); none unless listed
+default _cluster_writes := []
+
+_cluster_writes := _config.cluster_writes if is_array(_config.cluster_writes)
 
 # callers without a verified credential on HTTP (K8S_MCP_AUTH=none, loopback only); off unless
 # the data says exactly true
@@ -262,11 +269,15 @@ _action_denials contains "secrets are never read through the gateway" if {
 	lower(trim_space(resource)) in {"secret", "secrets"}
 }
 
-# Rule 2b: cluster-scoped actions are reads of listed resources only.
+# Rule 2b: cluster-scoped actions are reads and writes of listed resources only. No namespace
+# allowlist can admit them; a write of a listed resource needs the default approval rule's
+# approval (data.mcp.config.approval.default: no namespace entry applies).
 
-_action_denials contains "cluster-scoped writes are not allowed" if {
+_action_denials contains sprintf("cluster-scoped resource %s is not in the cluster write allowlist", [resource]) if {
 	_action.cluster_scoped == true
 	_is_write
+	not _cluster_write_listed(_action)
+	resource := json.marshal(object.get(_action, "resource", null))
 }
 
 _action_denials contains sprintf("cluster-scoped resource %s is not in the cluster read allowlist", [resource]) if {
@@ -334,6 +345,13 @@ _visible(action) if {
 _visible(action) if {
 	_action_well_formed(action)
 	_mode_allows(action)
+	action.cluster_scoped == true
+	_cluster_write_listed(action)
+}
+
+_visible(action) if {
+	_action_well_formed(action)
+	_mode_allows(action)
 	action.cluster_scoped == false
 	_some_namespace_reachable
 }
@@ -394,6 +412,11 @@ _in_gateway_allowlist(ns) if ns in _gateway_namespaces
 _cluster_read_allowed(action) if {
 	action.write == false
 	action.resource in _cluster_reads
+}
+
+_cluster_write_listed(action) if {
+	action.write == true
+	action.resource in _cluster_writes
 }
 
 # a write may use any verb; a read must use a read verb

@@ -2,7 +2,8 @@
 # DaemonSets, ReplicaSets, Jobs, CronJobs, Services, Ingresses, HPAs, PersistentVolumeClaims,
 # ConfigMaps and the rollout reads are allowed in an allowed namespace and denied elsewhere;
 # PersistentVolumes are cluster-scoped and follow cluster_reads. Their actions join the shared
-# fixtures of authz_test.rego (catalog_actions), so visible_tools_test.rego lists them too.
+# fixtures of authz_test.rego (catalog_actions), so visible_tools_test.rego lists them too. The
+# generic reads (list_resources, get_resource) name any resource discovery resolves, never Secrets.
 package mcp.authz_test # regal ignore:directory-package-mismatch
 
 import rego.v1
@@ -132,15 +133,16 @@ test_success_resource_reads_in_allowed_namespaces if {
 
 test_fail_resource_reads_outside_the_allowlist if {
 	every tool in resource_reads {
-		authz.decision == denied([`namespace "prod" is not in the allowlist`]) with input as call_in(tool, "prod")
-		authz.decision == denied([`namespace "kube-system" is not in the allowlist`])
+		without_hints(authz.decision) == denied([`namespace "prod" is not in the allowlist`])
+			with input as call_in(tool, "prod")
+		without_hints(authz.decision) == denied([`namespace "kube-system" is not in the allowlist`])
 			with input as call_in(tool, "kube-system")
 	}
 }
 
 test_fail_resource_reads_outside_the_gateway_allowlist if {
 	every tool in resource_reads {
-		authz.decision == denied([`namespace "default" is not in the gateway's allowlist`])
+		without_hints(authz.decision) == denied([`namespace "default" is not in the gateway's allowlist`])
 			with input as call(tool, {"gateway": {"namespaces": ["staging"]}})
 	}
 }
@@ -163,4 +165,21 @@ test_fail_an_allowed_namespace_does_not_open_a_cluster_read if {
 	in_staging := {"action": {"namespace": "staging"}, "gateway": {"namespaces": ["staging"]}}
 	authz.decision == denied([`cluster-scoped resource "persistentvolumes" is not in the cluster read allowlist`])
 		with input as call("list_pvs", in_staging)
+}
+
+test_fail_secrets_whatever_the_spelling if {
+	reasons := ["secrets are never read through the gateway"]
+	every group in ["", "core", "v1", "example.com"] {
+		every resource in ["secrets", "Secret", "secret", "SECRETS", " secrets"] {
+			every verb in ["get", "list"] {
+				patch := {"action": {"group": group, "resource": resource, "verb": verb}}
+				without_hints(authz.decision) == denied(reasons) with input as call("list_pods", patch)
+			}
+		}
+	}
+}
+
+test_success_the_generic_read_of_another_resource if {
+	patch := {"action": {"group": "policy", "resource": "poddisruptionbudgets"}}
+	authz.decision == allowed with input as call("list_pods", patch)
 }

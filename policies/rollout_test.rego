@@ -53,8 +53,8 @@ test_success_reads_are_not_staged if {
 }
 
 test_fail_warn_mode_adds_a_warning_to_a_denied_write if {
-	authz.decision == warned(denied([`writes are disabled: the policy mode is "readonly"`]))
-		with input as call("scale_deployment", stdio_alice)
+	without_hints(authz.decision) == warned(denied([`writes are disabled: the policy mode is "readonly"`]))
+		with input as call("scale_deployment", object.union(stdio_alice, {"action": {"namespace": "staging"}}))
 		with policy_data as object.union(policy_data, {"rollout": {"authenticated_writes": "warn"}})
 }
 

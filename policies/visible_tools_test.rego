@@ -92,12 +92,12 @@ test_success_cluster_reads_from_data if {
 		with policy_data as config
 }
 
-test_success_cluster_scoped_write_is_hidden if {
+test_success_cluster_scoped_write_not_listed_is_hidden if {
 	cordon_action := object.union(actions.get_node_status, {"verb": "patch", "write": true})
 	cordon := {"tool": {"name": "cordon_node"}, "action": cordon_action}
 	authz.visible_tools == everything
 		with input as object.union(listing, {"catalog": array.concat(catalog, [cordon])})
-		with policy_data as readwrite_config
+		with policy_data as object.remove(readwrite_config, ["cluster_writes"])
 }
 
 test_success_malformed_catalog_entries_are_hidden if {

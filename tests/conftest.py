@@ -12,9 +12,20 @@ from typing import Any, Protocol
 import pytest
 import respx
 
-from gateway.sandbox.opa import OpaServer
 from gateway.settings import Settings
-from tests.support import CountingKube, Harness, HttpHarness, OpaStub, open_harness, policy_copy, serve_in_process
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.fakes.kube import CountingKube, write_kubeconfig
+from tests.fakes.opa import OpaStub, policy_copy
+from tests.gateways import (
+    Harness,
+    HttpHarness,
+    Served,
+    open_harness,
+    serve_http,
+    serve_in_process,
+    serve_stdio,
+    served_env,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -172,3 +183,56 @@ def gateway(_stub_gateway: Harness, opa_stub: OpaStub) -> Harness:
 def live_gateway(_live_gateway: Harness) -> Harness:
     """A default gateway in front of the real OPA with the project's policies."""
     return _live_gateway.reset()
+
+
+def gateway_env(directory: Path, opa: OpaServer) -> dict[str, str]:
+    """A clean environment: the real OPA, a private audit file, an unreachable cluster."""
+    directory.mkdir(parents=True, exist_ok=True)
+    kubeconfig = write_kubeconfig(directory / "kubeconfig", server="https://127.0.0.1:1")
+    return {
+        **served_env(directory, opa=opa, kubeconfig=kubeconfig),
+        "K8S_MCP_KUBE_TIMEOUT": "2",
+        "K8S_MCP_PRINCIPAL": "alice",
+        "K8S_MCP_PRINCIPAL_GROUPS": "sre",
+    }
+
+
+class ServedEnvironment(Protocol):
+    def __call__(self, directory: Path) -> dict[str, str]: ...
+
+
+@pytest.fixture(scope="session")
+def served_environment(opa: OpaServer) -> ServedEnvironment:
+    """The environment of the `stdio_gateway` and `http_gateway` processes: the real OPA and an unreachable cluster.
+
+    tests/e2e overrides it to point them at its cluster.
+    """
+    return lambda directory: gateway_env(directory, opa)
+
+
+@pytest.fixture(scope="module")
+async def stdio_gateway(
+    tmp_path_factory: pytest.TempPathFactory, served_environment: ServedEnvironment
+) -> AsyncIterator[Served]:
+    """One stdio gateway process, kept alive across the module's client connections.
+
+    Module-scoped, not session-scoped: tests/e2e gives these processes another environment, and a
+    session's cached process would keep the first one it was started with.
+    """
+    directory = tmp_path_factory.mktemp("stdio-gateway")
+    async with serve_stdio(served_environment(directory), directory, principal="alice") as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def http_gateway(tmp_path_factory: pytest.TempPathFactory, served_environment: ServedEnvironment) -> Iterator[Served]:
+    directory = tmp_path_factory.mktemp("http-gateway")
+    with serve_http(served_environment(directory), directory) as served:
+        yield served
+
+
+@pytest.fixture(params=["stdio", "http"])
+def served(request: pytest.FixtureRequest) -> Served:
+    """The default gateway (shipped policy: read-only, default + staging) on each transport."""
+    gateway: Served = request.getfixturevalue(f"{request.param}_gateway")
+    return gateway

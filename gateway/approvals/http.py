@@ -48,7 +48,14 @@ from starlette.responses import JSONResponse, Response
 from gateway.approvals.model import OPEN_STATES, Approver
 from gateway.approvals.service import ApprovalService, Verdict
 from gateway.audit import AuditLog, utc_now
-from gateway.errors import ApprovalStoreUnavailable, CannotDecide, DecisionConflict, GatewayError, UnknownApproval
+from gateway.errors import (
+    ApprovalStoreUnavailable,
+    AuditUnavailable,
+    CannotDecide,
+    DecisionConflict,
+    GatewayError,
+    UnknownApproval,
+)
 from gateway.http_app import refuse_unauthenticated
 from gateway.identity import Principal, authenticate_request
 from gateway.validation import APPROVAL_ID, APPROVAL_ID_RULE
@@ -70,6 +77,7 @@ _ERRORS: tuple[tuple[type[GatewayError], int, str], ...] = (
     (DecisionConflict, 409, "conflict"),
     (CannotDecide, 403, "forbidden"),
     (ApprovalStoreUnavailable, 503, "unavailable"),
+    (AuditUnavailable, 503, "unavailable"),
 )
 
 

@@ -4,7 +4,8 @@ The operator's CLI calls `decide` with the configured local principal, the HTTP 
 (`gateway.approvals.http`) with the verified caller of the request, both as the `Approver`. The
 approval flow calls the other steps a tool call takes: request, confirmation at the client, use.
 Every state change is exactly one audit record naming the approval; expiries are recorded by the
-first operation that finds them due.
+first operation that finds them due. A request, a decision or a use is refused before the state
+changes when the audit sink cannot take a record (`AuditUnavailable`): no unrecorded approvals.
 
 Who may decide, checked against what the policy's decision named when the request was made:
 an approval (`review`) needs a listed approver who is not the requester; a `user_confirmation`
@@ -21,13 +22,15 @@ from typing import Any, Literal, Protocol
 
 from gateway.approvals.model import OPEN_STATES, Approval, Approver, Grant, Kind, State, rfc3339
 from gateway.approvals.store import ApprovalStore, Conflict
-from gateway.errors import CannotDecide, DecisionConflict, UnknownApproval
+from gateway.errors import AuditUnavailable, CannotDecide, DecisionConflict, UnknownApproval
 
 Verdict = Literal["approve", "deny"]
 
 
 class Recorder(Protocol):
     """The audit trail, as this module uses it."""
+
+    async def ready(self) -> None: ...
 
     async def record(self, entry: dict[str, Any]) -> None: ...
 
@@ -83,6 +86,7 @@ class ApprovalService:
 
     async def request(self, approval: Approval, *, request_id: str) -> Approval:
         """Store a new request, or return the requester's open one for the same action."""
+        await self._recordable("no request was made")
         stored, created = await self.store.open(approval, now=self.clock())
         if created:
             await self._record(
@@ -118,6 +122,7 @@ class ApprovalService:
         problem = _why_not(current, approver, verdict, kind)
         if problem is not None:
             raise CannotDecide(f"cannot {verdict} {approval_id}: {problem}")
+        await self._recordable(f"{approval_id} is still {current.state}")
         grant = Grant(sub=approver.sub, groups=approver.groups, at=self.clock(), reason=reason)
         try:
             if verdict == "approve":
@@ -132,10 +137,18 @@ class ApprovalService:
 
     async def consume(self, approval: Approval, *, request_id: str) -> bool:
         """Use `approval` for one call; true for exactly one caller, however many try at once."""
+        await self._recordable(f"{approval.id} was not used")
         used = await self.store.consume(approval.id, now=self.clock())
         if used:
             await self._record("approval_used", approval, request_id=request_id, state="used")
         return used
+
+    async def _recordable(self, unchanged: str) -> None:
+        """Refuse the step about to change a request's state while its record could not be written."""
+        try:
+            await self.audit.ready()
+        except AuditUnavailable:
+            raise AuditUnavailable(consequence=unchanged) from None
 
     async def _record(self, event: str, approval: Approval, **details: Any) -> None:
         await self.audit.record(

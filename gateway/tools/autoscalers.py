@@ -1,8 +1,7 @@
 """HorizontalPodAutoscaler tools (autoscaling/v2): list and describe."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V2HorizontalPodAutoscaler
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -10,6 +9,9 @@ from gateway.tools.events import described
 from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import conditions, counts, timestamp
 from gateway.validation import Namespace, ObjectName
+
+if TYPE_CHECKING:
+    from kubernetes.client import V2HorizontalPodAutoscaler
 
 HpaName = Annotated[ObjectName, Field(description="HorizontalPodAutoscaler name (DNS-1123 subdomain).")]
 
@@ -51,7 +53,7 @@ def _amount(value: Any) -> str | None:
     return str(amount) if amount is not None else None
 
 
-def _metrics(hpa: V2HorizontalPodAutoscaler) -> list[str]:
+def _metrics(hpa: "V2HorizontalPodAutoscaler") -> list[str]:
     """`name: current/target` per metric; current is `<unknown>` until the controller has measured it."""
     current = hpa.status.current_metrics or [] if hpa.status else []
     measured = {_metric_name(m): _amount(source.current) for m in current if (source := _source(m)) is not None}
@@ -62,7 +64,7 @@ def _metrics(hpa: V2HorizontalPodAutoscaler) -> list[str]:
     return lines
 
 
-def _row(h: V2HorizontalPodAutoscaler) -> dict[str, Any]:
+def _row(h: "V2HorizontalPodAutoscaler") -> dict[str, Any]:
     target = h.spec.scale_target_ref
     return {
         "name": h.metadata.name,

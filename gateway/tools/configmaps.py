@@ -5,9 +5,8 @@ have been in a Secret, so the tools name each key and its size in bytes and stop
 """
 
 import base64
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1ConfigMap
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -16,10 +15,13 @@ from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import owners, timestamp
 from gateway.validation import Namespace, ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1ConfigMap
+
 ConfigMapName = Annotated[ObjectName, Field(description="ConfigMap name (DNS-1123 subdomain).")]
 
 
-def _sizes(c: V1ConfigMap) -> dict[str, list[dict[str, Any]]]:
+def _sizes(c: "V1ConfigMap") -> dict[str, list[dict[str, Any]]]:
     """Each key with its size in bytes: UTF-8 for `data`, decoded for `binary_data`."""
     return {
         "data": [{"key": key, "bytes": len(value.encode())} for key, value in sorted((c.data or {}).items())],
@@ -29,7 +31,7 @@ def _sizes(c: V1ConfigMap) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _row(c: V1ConfigMap) -> dict[str, Any]:
+def _row(c: "V1ConfigMap") -> dict[str, Any]:
     sizes = _sizes(c)
     keys = sizes["data"] + sizes["binary_data"]
     return {

@@ -1,8 +1,7 @@
 """CronJob tools: list and describe."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1CronJob
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -11,10 +10,13 @@ from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import pod_template, timestamp
 from gateway.validation import Namespace, ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1CronJob
+
 CronJobName = Annotated[ObjectName, Field(description="CronJob name (DNS-1123 subdomain).")]
 
 
-def _row(c: V1CronJob) -> dict[str, Any]:
+def _row(c: "V1CronJob") -> dict[str, Any]:
     status = c.status
     return {
         "name": c.metadata.name,

@@ -1,8 +1,7 @@
 """DaemonSet tools: list and describe."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1DaemonSet
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -11,10 +10,13 @@ from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import counts, images, timestamp, workload
 from gateway.validation import Namespace, ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1DaemonSet
+
 DaemonSetName = Annotated[ObjectName, Field(description="DaemonSet name (DNS-1123 subdomain).")]
 
 
-def _row(d: V1DaemonSet) -> dict[str, Any]:
+def _row(d: "V1DaemonSet") -> dict[str, Any]:
     return {
         "name": d.metadata.name,
         **counts(

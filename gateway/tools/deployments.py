@@ -1,12 +1,12 @@
-"""Deployment tools: list, describe, rollout status and history, and the two writes (restart, scale)
-with their previews."""
+"""Deployment tools: list, describe, rollout status and history, and the writes (restart, scale,
+rollout undo) with their previews."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1Deployment, V1ReplicaSet, V1Scale
 from pydantic import Field
 
+from gateway.errors import KubeError
 from gateway.kube import Kube
 from gateway.preview import Snapshot
 from gateway.tools.events import described
@@ -14,14 +14,19 @@ from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import CHANGE_CAUSE, counts, images, revision, selector_text, timestamp, workload
 from gateway.validation import Namespace, ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1Deployment, V1ReplicaSet, V1Scale
+
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+POD_TEMPLATE_HASH = "pod-template-hash"
+"""The label the deployment controller adds to each ReplicaSet's template; not part of a revision."""
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 
 DeploymentName = Annotated[ObjectName, Field(description="Deployment name (DNS-1123 subdomain).")]
 DryRun = Annotated[bool, Field(description="Validate on the server without persisting the change.")]
 
 
-def _row(d: V1Deployment) -> dict[str, Any]:
+def _row(d: "V1Deployment") -> dict[str, Any]:
     return {
         "name": d.metadata.name,
         "replicas": d.spec.replicas,
@@ -57,7 +62,7 @@ async def describe_deployment(
     )
 
 
-def _rollout(d: V1Deployment) -> tuple[str, str]:
+def _rollout(d: "V1Deployment") -> tuple[str, str]:
     """(state, message) as `kubectl rollout status` decides them, without waiting."""
     name, status = d.metadata.name, d.status
     if status is None or (d.metadata.generation or 0) > (status.observed_generation or 0):
@@ -99,7 +104,7 @@ async def rollout_status(
     }
 
 
-def _revision_row(rs: V1ReplicaSet, current: int | None) -> dict[str, Any]:
+def _revision_row(rs: "V1ReplicaSet", current: int | None) -> dict[str, Any]:
     number = revision(rs.metadata)
     return {
         "revision": number,
@@ -113,21 +118,26 @@ def _revision_row(rs: V1ReplicaSet, current: int | None) -> dict[str, Any]:
     }
 
 
-async def rollout_history(
-    kube: Kube, deployment_name: DeploymentName, namespace: Namespace = "default"
-) -> dict[str, Any]:
-    """A deployment's revisions, oldest first: one per ReplicaSet it owns, with images and change cause."""
-    d = await kube.call(kube.apps.read_namespaced_deployment, name=deployment_name, namespace=namespace)
+async def _owned_replica_sets(kube: Kube, d: "V1Deployment", namespace: str) -> "list[V1ReplicaSet]":
+    """The ReplicaSets the deployment controls: one per revision."""
     sets = await kube.call(
         kube.apps.list_namespaced_replica_set,
         namespace=namespace,
         label_selector=selector_text(d.spec.selector) or None,
     )
-    owned = [
+    return [
         rs
         for rs in sets.items
         if any(o.controller and o.uid == d.metadata.uid for o in rs.metadata.owner_references or [])
     ]
+
+
+async def rollout_history(
+    kube: Kube, deployment_name: DeploymentName, namespace: Namespace = "default"
+) -> dict[str, Any]:
+    """A deployment's revisions, oldest first: one per ReplicaSet it owns, with images and change cause."""
+    d = await kube.call(kube.apps.read_namespaced_deployment, name=deployment_name, namespace=namespace)
+    owned = await _owned_replica_sets(kube, d, namespace)
     current = revision(d.metadata)
     rows = [_revision_row(rs, current) for rs in owned]
     return {
@@ -147,7 +157,7 @@ def _spec(kube: Kube, obj: Any) -> dict[str, Any]:
     return spec
 
 
-async def _restart(kube: Kube, name: str, namespace: str, dry_run: bool) -> tuple[str, V1Deployment]:
+async def _restart(kube: Kube, name: str, namespace: str, dry_run: bool) -> tuple[str, "V1Deployment"]:
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
     patched = await kube.call(
@@ -171,7 +181,7 @@ async def preview_restart(kube: Kube, deployment_name: str, namespace: str = "de
     return _spec(kube, current), _spec(kube, planned)
 
 
-async def _scale(kube: Kube, name: str, namespace: str, replicas: int, dry_run: bool) -> V1Scale:
+async def _scale(kube: Kube, name: str, namespace: str, replicas: int, dry_run: bool) -> "V1Scale":
     scale: V1Scale = await kube.call(
         kube.apps.patch_namespaced_deployment_scale,
         name=name,
@@ -208,3 +218,82 @@ async def preview_scale(kube: Kube, deployment_name: str, replicas: int, namespa
     current = await kube.call(kube.apps.read_namespaced_deployment, name=deployment_name, namespace=namespace)
     planned = await _scale(kube, deployment_name, namespace, replicas, dry_run=True)
     return {"replicas": current.spec.replicas or 0}, {"replicas": planned.spec.replicas or 0}
+
+
+ToRevision = Annotated[
+    int | None,
+    Field(
+        ge=1, le=1_000_000, description="The revision to go back to (see rollout_history); omit for the previous one."
+    ),
+]
+
+
+def _undo_target(d: "V1Deployment", owned: "list[V1ReplicaSet]", to_revision: int | None) -> "tuple[int, V1ReplicaSet]":
+    """The revision `kubectl rollout undo` goes back to, and its ReplicaSet: `to_revision`, or the
+    newest revision before the current one."""
+    name = f"{d.metadata.namespace}/{d.metadata.name}"
+    by_revision = {number: rs for rs in owned if (number := revision(rs.metadata)) is not None}
+    known = ", ".join(str(number) for number in sorted(by_revision)) or "none"
+    if to_revision is not None:
+        if to_revision not in by_revision:
+            raise KubeError(f"deployment {name} has no revision {to_revision} (revisions: {known})", status=404)
+        return to_revision, by_revision[to_revision]
+    current = revision(d.metadata)
+    earlier = [number for number in by_revision if current is None or number < current]
+    if not earlier:
+        raise KubeError(f"deployment {name} has no revision before {current} to go back to (revisions: {known})")
+    return max(earlier), by_revision[max(earlier)]
+
+
+def _template_of(kube: Kube, rs: "V1ReplicaSet") -> dict[str, Any]:
+    """The ReplicaSet's pod template as the deployment's: without the label the controller adds to it."""
+    template: dict[str, Any] = kube.api_client.sanitize_for_serialization(rs.spec.template)
+    labels = template.get("metadata", {}).get("labels") or {}
+    labels.pop(POD_TEMPLATE_HASH, None)
+    return template
+
+
+async def _undo(
+    kube: Kube, name: str, namespace: str, to_revision: int | None, dry_run: bool
+) -> "tuple[int, V1Deployment, V1Deployment]":
+    """The revision gone back to, the deployment as read, and as patched (the read is the one the
+    patch tests, so a preview's "before" is exactly what its dry run changed)."""
+    d = await kube.call(kube.apps.read_namespaced_deployment, name=name, namespace=namespace)
+    target, rs = _undo_target(d, await _owned_replica_sets(kube, d, namespace), to_revision)
+    # A JSON patch that tests the version it read: a deployment changed since fails with a conflict.
+    body = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": d.metadata.resource_version},
+        {"op": "replace", "path": "/spec/template", "value": _template_of(kube, rs)},
+    ]
+    patched = await kube.call(
+        kube.apps.patch_namespaced_deployment, name=name, namespace=namespace, body=body, dry_run=_dry_run(dry_run)
+    )
+    return target, d, patched
+
+
+async def rollout_undo(
+    kube: Kube,
+    deployment_name: DeploymentName,
+    namespace: Namespace = "default",
+    to_revision: ToRevision = None,
+    dry_run: DryRun = False,
+) -> dict[str, Any]:
+    """Roll a deployment back to an earlier revision, as `kubectl rollout undo` does: its pod template
+    becomes that revision's (the previous one unless `to_revision` is given), which rolls its pods.
+    A write: the policy must allow it, and it may need a human approval first."""
+    target, _, patched = await _undo(kube, deployment_name, namespace, to_revision, dry_run)
+    return {
+        "deployment": deployment_name,
+        "namespace": namespace,
+        "to_revision": target,
+        "images": images(patched.spec.template),
+        "dry_run": dry_run,
+    }
+
+
+async def preview_rollout_undo(
+    kube: Kube, deployment_name: str, namespace: str = "default", to_revision: int | None = None
+) -> Snapshot:
+    """The deployment's spec now, and after the undo's own patch run as a server-side dry run."""
+    _, current, planned = await _undo(kube, deployment_name, namespace, to_revision, dry_run=True)
+    return _spec(kube, current), _spec(kube, planned)

@@ -1,22 +1,24 @@
 """Event tools: what happened recently, newest first."""
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from kubernetes.client import CoreV1Event
 from pydantic import Field
 
 from gateway.kube import Kube
 from gateway.tools.shape import timestamp
 from gateway.validation import FieldSelector, Namespace
 
+if TYPE_CHECKING:
+    from kubernetes.client import CoreV1Event
+
 CLUSTER_EVENTS_NAMESPACE = "default"
 
 
-def _when(event: CoreV1Event) -> Any:
+def _when(event: "CoreV1Event") -> Any:
     return event.last_timestamp or event.event_time or event.first_timestamp or event.metadata.creation_timestamp
 
 
-def event_rows(events: list[CoreV1Event], limit: int) -> list[dict[str, Any]]:
+def event_rows(events: list["CoreV1Event"], limit: int) -> list[dict[str, Any]]:
     newest = sorted(events, key=lambda e: timestamp(_when(e)) or "", reverse=True)[:limit]
     return [
         {

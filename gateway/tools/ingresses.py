@@ -1,8 +1,7 @@
 """Ingress tools: list and describe. TLS secrets are shown by name only; they are never read."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1Ingress, V1IngressBackend
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -11,12 +10,15 @@ from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import timestamp
 from gateway.validation import Namespace, ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1Ingress, V1IngressBackend
+
 LEGACY_CLASS = "kubernetes.io/ingress.class"
 
 IngressName = Annotated[ObjectName, Field(description="Ingress name (DNS-1123 subdomain).")]
 
 
-def _backend(backend: V1IngressBackend | None) -> str | None:
+def _backend(backend: "V1IngressBackend | None") -> str | None:
     """`service:port` or `Kind/name` of a backend."""
     if backend is None:
         return None
@@ -28,7 +30,7 @@ def _backend(backend: V1IngressBackend | None) -> str | None:
     return None
 
 
-def _row(i: V1Ingress) -> dict[str, Any]:
+def _row(i: "V1Ingress") -> dict[str, Any]:
     balancer = i.status.load_balancer.ingress or [] if i.status and i.status.load_balancer else []
     return {
         "name": i.metadata.name,

@@ -1,8 +1,7 @@
 """Job tools: list and describe. A Job is finished when it is Complete or Failed."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1Job
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -11,12 +10,15 @@ from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import counts, owners, timestamp, workload
 from gateway.validation import Namespace, ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1Job
+
 JobName = Annotated[ObjectName, Field(description="Job name (DNS-1123 subdomain).")]
 
 _TERMINAL = ("Complete", "Failed", "Suspended")
 
 
-def job_state(job: V1Job) -> str:
+def job_state(job: "V1Job") -> str:
     """`Complete`, `Failed` or `Suspended` from the Job's conditions, else `Running` or `Pending`."""
     status = job.status
     true = {c.type for c in (status.conditions or [] if status else []) if c.status == "True"}
@@ -26,7 +28,7 @@ def job_state(job: V1Job) -> str:
     return "Running" if status and status.active else "Pending"
 
 
-def _row(j: V1Job) -> dict[str, Any]:
+def _row(j: "V1Job") -> dict[str, Any]:
     status = j.status
     return {
         "name": j.metadata.name,

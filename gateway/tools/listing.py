@@ -3,13 +3,14 @@
 Every `list_*` tool takes the same arguments (namespace, selectors, a bounded `limit` and the
 `continue_token` of the previous page) and answers in the same frame (the rows, and the API's
 `continue` token for the next page), so the frame is written here and each resource module
-supplies only what differs: the API method and how one object becomes a row.
+supplies only what differs: the API method and how one object becomes a row. A method may be a
+typed one (its rows read model objects) or a `Kube.json_list` read (its rows read the API's JSON).
 
 This module deliberately does not use postponed annotations: the tools' signatures are read at
 registration (catalog, FastMCP) and must hold the argument types themselves.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from gateway.kube import Kube
@@ -54,7 +55,7 @@ def namespaced_list(key: str, description: str, *, method: Method, rows: Rows) -
             limit=limit,
             _continue=continue_token,
         )
-        return {"namespace": namespace, key: await rows(kube, namespace, result.items), **page(result)}
+        return {"namespace": namespace, key: await rows(kube, namespace, _items(result)), **page(result)}
 
     return _named(tool, f"list_{key}", description)
 
@@ -69,9 +70,15 @@ def cluster_list(key: str, description: str, *, method: Method, row: Row) -> Lis
         continue_token: ContinueToken = None,
     ) -> dict[str, Any]:
         result = await kube.call(method(kube), label_selector=label_selector, limit=limit, _continue=continue_token)
-        return {key: [row(item) for item in result.items], **page(result)}
+        return {key: [row(item) for item in _items(result)], **page(result)}
 
     return _named(tool, f"list_{key}", description)
+
+
+def _items(result: Any) -> list[Any]:
+    """The objects of a list answer: a list model's, or those of the API's JSON."""
+    items: list[Any] = result["items"] or [] if isinstance(result, Mapping) else result.items
+    return items
 
 
 def _named(tool: ListTool, name: str, description: str) -> ListTool:

@@ -179,6 +179,7 @@ class NamespaceRow(Shape):
     name: str
     phase: str | None = Field(description="`Active` or `Terminating`.")
     created: Created
+    allowed: bool = Field(description="Whether the policy lets you use this namespace.")
 
 
 class NamespaceList(Shape):
@@ -321,6 +322,28 @@ class Scaled(Shape):
     deployment: str
     namespace: str
     replicas: int | None = Field(description="The count the API answered; it leaves out 0.")
+    dry_run: bool
+
+
+class RolledBack(Shape):
+    deployment: str
+    namespace: str
+    to_revision: int = Field(description="The revision whose pod template the deployment now has.")
+    images: Images
+    dry_run: bool
+
+
+class PodDeleted(Shape):
+    pod: str
+    namespace: str
+    deleted: bool
+    grace_period_seconds: int | None = Field(description="The grace period asked for; null: the pod's own.")
+    dry_run: bool
+
+
+class NodeMarked(Shape):
+    node: str
+    schedulable: bool = Field(description="False once cordoned: no new pod is placed on the node.")
     dry_run: bool
 
 
@@ -672,3 +695,34 @@ class ResourceList(ResolvedKind, Page):
 
 class ResourceObject(ResolvedKind, ResourceRow):
     pass
+
+
+# --------------------------------------------------------------------------------------------
+# The caller
+# --------------------------------------------------------------------------------------------
+
+
+class Caller(Shape):
+    sub: str
+    groups: list[str]
+    authenticated: bool
+    transport: str = Field(description="`stdio` or `http`.")
+
+
+class GrantedWrite(Shape):
+    tool: str
+    namespace: str = Field(description="`*`: any namespace the allowlists admit.")
+    approval: dict[str, bool | int | list[str]] = Field(description="The approval such a write needs.")
+
+
+class Permissions(Shape):
+    mode: str = Field(description="`readonly` or `readwrite`: the stricter of the policy's and the gateway's.")
+    namespaces: list[str] = Field(description="Where reads may go; `*`: any.")
+    cluster_reads: list[str]
+    writes: list[GrantedWrite]
+    truncated: bool
+
+
+class MyPermissions(Shape):
+    caller: Caller
+    permissions: Permissions | None = Field(description="What the policy sums up for you; null when it gave none.")

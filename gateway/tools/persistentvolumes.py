@@ -4,9 +4,8 @@ They are read only where the policy lists `persistentvolumes` in its cluster rea
 names the claim (namespace and name) it is bound to, in every namespace, allowed or not.
 """
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1PersistentVolume, V1PersistentVolumeSpec
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -15,10 +14,13 @@ from gateway.tools.listing import cluster_list
 from gateway.tools.shape import timestamp
 from gateway.validation import ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1PersistentVolume, V1PersistentVolumeSpec
+
 PvName = Annotated[ObjectName, Field(description="PersistentVolume name (DNS-1123 subdomain).")]
 
 
-def _source(spec: V1PersistentVolumeSpec) -> str:
+def _source(spec: "V1PersistentVolumeSpec") -> str:
     """Where the data lives, for the common volume sources."""
     if spec.csi is not None:
         return f"csi {spec.csi.driver} {spec.csi.volume_handle}"
@@ -31,7 +33,7 @@ def _source(spec: V1PersistentVolumeSpec) -> str:
     return "other"
 
 
-def _row(v: V1PersistentVolume) -> dict[str, Any]:
+def _row(v: "V1PersistentVolume") -> dict[str, Any]:
     spec, claim = v.spec, v.spec.claim_ref
     return {
         "name": v.metadata.name,

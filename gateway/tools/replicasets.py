@@ -1,8 +1,7 @@
 """ReplicaSet tools: list and describe. A Deployment's rollout is a succession of ReplicaSets."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1ReplicaSet
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -11,10 +10,13 @@ from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import counts, images, owners, revision, timestamp, workload
 from gateway.validation import Namespace, ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1ReplicaSet
+
 ReplicaSetName = Annotated[ObjectName, Field(description="ReplicaSet name (DNS-1123 subdomain).")]
 
 
-def _row(r: V1ReplicaSet) -> dict[str, Any]:
+def _row(r: "V1ReplicaSet") -> dict[str, Any]:
     return {
         "name": r.metadata.name,
         "replicas": r.spec.replicas,

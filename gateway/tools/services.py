@@ -6,9 +6,8 @@ EndpointSlices are read in the same namespace, by their `kubernetes.io/service-n
 """
 
 from collections import Counter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1EndpointSlice, V1Service
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -16,6 +15,9 @@ from gateway.tools.events import described
 from gateway.tools.listing import namespaced_list
 from gateway.tools.shape import selector_text, timestamp
 from gateway.validation import Namespace, ObjectName
+
+if TYPE_CHECKING:
+    from kubernetes.client import V1EndpointSlice, V1Service
 
 SERVICE_NAME = "kubernetes.io/service-name"
 MAX_ENDPOINTS = 50
@@ -29,7 +31,7 @@ def _ready(endpoint: Any) -> bool:
     return endpoint.conditions is None or endpoint.conditions.ready is not False
 
 
-def _endpoint_counts(slices: list[V1EndpointSlice]) -> dict[str, int]:
+def _endpoint_counts(slices: list["V1EndpointSlice"]) -> dict[str, int]:
     tally = Counter(_ready(e) for s in slices for e in s.endpoints or [])
     return {"ready": tally[True], "not_ready": tally[False]}
 
@@ -43,7 +45,7 @@ def _port(port: Any) -> str:
     return f"{port.name}:{text}" if port.name else text
 
 
-def _row(service: V1Service, slices: list[V1EndpointSlice]) -> dict[str, Any]:
+def _row(service: "V1Service", slices: list["V1EndpointSlice"]) -> dict[str, Any]:
     spec, status = service.spec, service.status
     balancer = status.load_balancer.ingress or [] if status and status.load_balancer else []
     return {
@@ -58,14 +60,14 @@ def _row(service: V1Service, slices: list[V1EndpointSlice]) -> dict[str, Any]:
     }
 
 
-async def _slices(kube: Kube, namespace: str, selector: str) -> list[V1EndpointSlice]:
+async def _slices(kube: Kube, namespace: str, selector: str) -> list["V1EndpointSlice"]:
     result = await kube.call(
         kube.discovery.list_namespaced_endpoint_slice, namespace=namespace, label_selector=selector
     )
     return list(result.items)
 
 
-async def _rows(kube: Kube, namespace: str | None, services: list[V1Service]) -> list[dict[str, Any]]:
+async def _rows(kube: Kube, namespace: str | None, services: list["V1Service"]) -> list[dict[str, Any]]:
     """Rows of one page, with one EndpointSlice read for the whole page."""
     names = [s.metadata.name for s in services]
     if not names or namespace is None:
@@ -95,7 +97,7 @@ def _endpoint(endpoint: Any) -> dict[str, Any]:
     }
 
 
-def _slice(s: V1EndpointSlice) -> dict[str, Any]:
+def _slice(s: "V1EndpointSlice") -> dict[str, Any]:
     endpoints = s.endpoints or []
     return {
         "name": s.metadata.name,

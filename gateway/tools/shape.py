@@ -13,26 +13,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubernetes.client import (
-    V1Container,
-    V1ContainerState,
-    V1ContainerStatus,
-    V1EnvVar,
-    V1LabelSelector,
-    V1ObjectMeta,
-    V1Pod,
-    V1PodTemplateSpec,
-    V1Probe,
-)
+if TYPE_CHECKING:
+    from kubernetes.client import (
+        V1Container,
+        V1ContainerState,
+        V1ContainerStatus,
+        V1EnvVar,
+        V1LabelSelector,
+        V1ObjectMeta,
+        V1Pod,
+        V1PodTemplateSpec,
+        V1Probe,
+    )
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 
 
+Json = Mapping[str, Any]
+"""An object as the API's JSON answers it (camelCase keys), for the shapes that never build models."""
+
+
 def timestamp(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def rfc3339(value: str | None) -> str | None:
+    """A timestamp of the API's JSON as `timestamp` writes a model's: UTC as `Z`."""
+    return value.replace("+00:00", "Z") if value else None
 
 
 def env_entry(var: V1EnvVar) -> dict[str, Any]:
@@ -239,7 +249,13 @@ def selector_text(selector: V1LabelSelector | Mapping[str, str] | None) -> str:
 
 
 def page(result: Any) -> dict[str, Any]:
-    """The paging facts of a list answer: the token for the next page and, when known, how many remain."""
+    """The paging facts of a list answer: the token for the next page and, when known, how many remain.
+
+    `result` is a list model, or the API's JSON of one (a kind whose rows read raw JSON).
+    """
+    if isinstance(result, Mapping):
+        raw = result.get("metadata") or {}
+        return {"continue": raw.get("continue") or None, "remaining": raw.get("remainingItemCount")}
     meta = result.metadata
     return {
         "continue": (meta._continue or None) if meta else None,
@@ -247,60 +263,65 @@ def page(result: Any) -> dict[str, Any]:
     }
 
 
-def pod_status(pod: V1Pod) -> str:
+def pod_status(pod: Json) -> str:
     """The one word `kubectl get pods` shows: `Running`, `CrashLoopBackOff`, `Init:Error`, `Init:0/2`..."""
-    if pod.metadata.deletion_timestamp is not None:
+    if pod["metadata"].get("deletionTimestamp") is not None:
         return "Terminating"
-    status = pod.status
+    status = pod.get("status")
     if status is None:
         return "Unknown"
-    init = _init_status(pod)
+    init = _init_status(pod.get("spec") or {}, status)
     if init is not None:
         return init
-    for s in status.container_statuses or []:
-        if s.state and s.state.waiting and s.state.waiting.reason:
-            return str(s.state.waiting.reason)
-    for s in status.container_statuses or []:
-        if s.state and s.state.terminated:
-            t = s.state.terminated
-            return str(t.reason or f"ExitCode:{t.exit_code}")
-    return str(status.reason or status.phase or "Unknown")
+    states = [s.get("state") or {} for s in status.get("containerStatuses") or []]
+    for state in states:
+        reason = (state.get("waiting") or {}).get("reason")
+        if reason:
+            return str(reason)
+    for state in states:
+        t = state.get("terminated")
+        if t is not None:
+            return str(t.get("reason") or f"ExitCode:{t.get('exitCode')}")
+    return str(status.get("reason") or status.get("phase") or "Unknown")
 
 
-def _init_status(pod: V1Pod) -> str | None:
+def _init_status(spec: Json, status: Json) -> str | None:
     """`Init:<reason>` or `Init:<done>/<all>` while an init container has not finished, else None."""
-    specs = pod.spec.init_containers or [] if pod.spec else []
-    statuses = {s.name: s for s in pod.status.init_container_statuses or []}
-    for done, spec in enumerate(specs):
-        s = statuses.get(spec.name)
-        state = s.state if s else None
-        if state and state.terminated and state.terminated.exit_code == 0:
+    specs = spec.get("initContainers") or []
+    statuses = {s["name"]: s for s in status.get("initContainerStatuses") or []}
+    for done, init in enumerate(specs):
+        s = statuses.get(init["name"])
+        state = (s.get("state") if s else None) or {}
+        terminated, waiting = state.get("terminated"), state.get("waiting") or {}
+        if terminated is not None and terminated.get("exitCode") == 0:
             continue
-        if spec.restart_policy == "Always" and s is not None and s.started:
+        if init.get("restartPolicy") == "Always" and s is not None and s.get("started"):
             continue
-        if state and state.terminated:
-            return f"Init:{state.terminated.reason or f'ExitCode:{state.terminated.exit_code}'}"
-        if state and state.waiting and state.waiting.reason and state.waiting.reason != "PodInitializing":
-            return f"Init:{state.waiting.reason}"
+        if terminated is not None:
+            return "Init:" + str(terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}")
+        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return f"Init:{waiting['reason']}"
         return f"Init:{done}/{len(specs)}"
     return None
 
 
-def pod_row(pod: V1Pod) -> dict[str, Any]:
-    """One line of a pod listing, like `kubectl get pods` in JSON (restarts count init containers too)."""
-    statuses = pod.status.container_statuses or [] if pod.status else []
-    init_statuses = pod.status.init_container_statuses or [] if pod.status else []
-    specs = pod.spec.containers if pod.spec else []
+def pod_row(pod: Json) -> dict[str, Any]:
+    """One line of a pod listing, like `kubectl get pods` in JSON (restarts count init containers too).
+
+    It reads the pod as the API's JSON (camelCase keys): a listing never builds model objects.
+    """
+    metadata, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    init_statuses = status.get("initContainerStatuses") or []
+    waiting = (((s.get("state") or {}).get("waiting") or {}).get("reason") for s in statuses)
     return {
-        "name": pod.metadata.name,
+        "name": metadata["name"],
         "status": pod_status(pod),
-        "phase": pod.status.phase if pod.status else None,
-        "ready": f"{sum(1 for s in statuses if s.ready)}/{len(specs)}",
-        "restarts": sum(s.restart_count or 0 for s in [*statuses, *init_statuses]),
-        "waiting": sorted(
-            {s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason}
-        ),
-        "node": pod.spec.node_name if pod.spec else None,
-        "ip": pod.status.pod_ip if pod.status else None,
-        "created": timestamp(pod.metadata.creation_timestamp),
+        "phase": status.get("phase"),
+        "ready": f"{sum(1 for s in statuses if s.get('ready'))}/{len(spec.get('containers') or [])}",
+        "restarts": sum(s.get("restartCount") or 0 for s in [*statuses, *init_statuses]),
+        "waiting": sorted({reason for reason in waiting if reason}),
+        "node": spec.get("nodeName"),
+        "ip": status.get("podIP"),
+        "created": rfc3339(metadata.get("creationTimestamp")),
     }

@@ -1,8 +1,7 @@
 """StatefulSet tools: list and describe."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from kubernetes.client import V1StatefulSet
 from pydantic import Field
 
 from gateway.kube import Kube
@@ -11,10 +10,13 @@ from gateway.tools.listing import each, namespaced_list
 from gateway.tools.shape import claim_request, counts, images, timestamp, workload
 from gateway.validation import Namespace, ObjectName
 
+if TYPE_CHECKING:
+    from kubernetes.client import V1StatefulSet
+
 StatefulSetName = Annotated[ObjectName, Field(description="StatefulSet name (DNS-1123 subdomain).")]
 
 
-def _row(s: V1StatefulSet) -> dict[str, Any]:
+def _row(s: "V1StatefulSet") -> dict[str, Any]:
     return {
         "name": s.metadata.name,
         "replicas": s.spec.replicas,

@@ -107,7 +107,13 @@ confirmed(request) := carrying(request, _approval(request, "user_confirmation", 
 # ---------------------------------------------------------------------------------------------
 
 # policies/data.json with writes enabled
-readwrite := object.union(shipped_config, {"mode": "readwrite"})
+readwrite := object.union(shipped_config, {"mode": "readwrite", "grants": [open_grant]})
+
+# a write grant for every caller, tool and namespace: the examples decide who writes, not the shipped grants
+open_grant := {"who": "*", "tools": ["*"], "namespaces": ["*"]}
+
+# `decision` without its hints (guidance_test.rego tests the hints of the shipped policy)
+without_hints(decision) := object.remove(decision, ["hints"])
 
 # readwrite, with no approval needed anywhere: only the example under test can deny a write
 no_approvals := object.union(readwrite, {"approval": {

@@ -19,12 +19,19 @@ import pytest
 from kubernetes.client import ApiClient, AppsV1Api
 
 from gateway import cli
-from gateway.sandbox.cluster import DEPLOY_DIR, GATEWAY_CONTEXT, LocalCluster, apply_manifests
-from gateway.sandbox.opa import OpaServer
-from tests.conftest import PolicyServers
-from tests.support import Served, policy_copy, serve_http, serve_stdio, served_env
+from k8s_mcp_sandbox.cluster import GATEWAY_CONTEXT, LocalCluster, apply_manifests
+from k8s_mcp_sandbox.opa import OpaServer
+from k8s_mcp_sandbox.project import DEPLOY_DIR
+from tests.catalog import OPEN_GRANT
+from tests.conftest import PolicyServers, ServedEnvironment
+from tests.fakes.opa import policy_copy
+from tests.gateways import Served, serve_http, serve_stdio, served_env
 
-WRITABLE_STAGING = {"mode": "readwrite", "approval": {"namespaces": {"staging": {"required": False}}}}
+WRITABLE_STAGING = {
+    "mode": "readwrite",
+    "grants": [OPEN_GRANT],
+    "approval": {"namespaces": {"staging": {"required": False}}},
+}
 """Policy data for write tests: writes on, and staging needs no approval (default still does)."""
 VOLUME_READS = {"cluster_reads": ["namespaces", "nodes", "persistentvolumes"]}
 """Policy data that adds PersistentVolumes to the cluster-scoped reads (the shipped data does not)."""
@@ -49,26 +56,9 @@ def cluster_env(directory: Path, cluster: LocalCluster, opa: OpaServer, **settin
 
 
 @pytest.fixture(scope="session")
-async def stdio_gateway(
-    tmp_path_factory: pytest.TempPathFactory, cluster: LocalCluster, opa: OpaServer
-) -> AsyncIterator[Served]:
-    directory = tmp_path_factory.mktemp("e2e-stdio")
-    async with serve_stdio(cluster_env(directory, cluster, opa), directory, principal="alice") as served:
-        yield served
-
-
-@pytest.fixture(scope="session")
-def http_gateway(tmp_path_factory: pytest.TempPathFactory, cluster: LocalCluster, opa: OpaServer) -> Iterator[Served]:
-    directory = tmp_path_factory.mktemp("e2e-http")
-    with serve_http(cluster_env(directory, cluster, opa), directory) as served:
-        yield served
-
-
-@pytest.fixture(params=["stdio", "http"])
-def served(request: pytest.FixtureRequest) -> Served:
-    """The default gateway (shipped policy: read-only, default + staging) on each transport."""
-    gateway: Served = request.getfixturevalue(f"{request.param}_gateway")
-    return gateway
+def served_environment(cluster: LocalCluster, opa: OpaServer) -> ServedEnvironment:
+    """In tests/e2e, `stdio_gateway` and `http_gateway` talk to this cluster, as its ServiceAccount."""
+    return lambda directory: cluster_env(directory, cluster, opa)
 
 
 @pytest.fixture(scope="module")

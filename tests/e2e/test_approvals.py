@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient, AppsV1Api
 
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
+from tests.catalog import READWRITE
 from tests.e2e.conftest import cluster_env, replicas
-from tests.support import GATEWAY_BIN, Served, serve_http
+from tests.gateways import GATEWAY_BIN, Served, serve_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("restore_web")]
 
-READWRITE = {"mode": "readwrite"}
 SCALE = {"deployment_name": "web", "namespace": "staging", "replicas": 5}
 RESTARTED_AT = 'spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]'
 

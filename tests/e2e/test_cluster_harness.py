@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,10 +30,11 @@ from kubernetes.client import (
     NetworkingV1Api,
 )
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import new_client_from_config
 
-from gateway.sandbox import application
-from gateway.sandbox import seed as seed_data
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox import application
+from k8s_mcp_sandbox import seed as seed_data
+from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
 
 pytestmark = pytest.mark.e2e
 
@@ -218,6 +219,9 @@ def test_gateway_can_read_nodes_and_events_and_write_as_the_tools_do(gateway: Ap
     assert core.list_namespaced_event("staging").items
     assert apps.patch_namespaced_deployment("web", "staging", RESTART, dry_run="All").metadata.name == "web"
     assert apps.patch_namespaced_deployment_scale("web", "staging", SCALE, dry_run="All").spec.replicas == 9
+    assert core.delete_namespaced_pod("web-7d9c6b8f5-4kq2x", "staging", dry_run="All").metadata.name
+    assert core.patch_node("node-1", {"spec": {"unschedulable": True}}, dry_run="All").spec.unschedulable
+    assert not CoreV1Api(admin).read_node("node-1").spec.unschedulable
     assert AppsV1Api(admin).read_namespaced_deployment("web", "staging").spec.replicas == 3
 
 
@@ -226,7 +230,10 @@ def test_gateway_can_read_nodes_and_events_and_write_as_the_tools_do(gateway: Ap
     [
         ("list secrets", lambda c: CoreV1Api(c).list_namespaced_secret("staging")),
         ("read secret", lambda c: CoreV1Api(c).read_namespaced_secret(seed_data.SECRET_NAME, "staging")),
-        ("delete pod", lambda c: CoreV1Api(c).delete_namespaced_pod("web-7d9c6b8f5-4kq2x", "staging")),
+        (
+            "delete pod in prod",
+            lambda c: CoreV1Api(c).delete_namespaced_pod("web-5f6d7c8b9-b8n4q", "prod", dry_run="All"),
+        ),
         ("delete deployment", lambda c: AppsV1Api(c).delete_namespaced_deployment("web", "staging")),
         (
             "create configmap",
@@ -237,7 +244,7 @@ def test_gateway_can_read_nodes_and_events_and_write_as_the_tools_do(gateway: Ap
             "get endpointslice",
             lambda c: DiscoveryV1Api(c).read_namespaced_endpoint_slice(application.WEB_ENDPOINT_SLICE, "staging"),
         ),
-        ("patch node (cordon)", lambda c: CoreV1Api(c).patch_node("node-1", {"spec": {"unschedulable": True}})),
+        ("delete node", lambda c: CoreV1Api(c).delete_node("node-2", dry_run="All")),
         (
             "restart kube-system/coredns",
             lambda c: AppsV1Api(c).patch_namespaced_deployment("coredns", "kube-system", RESTART, dry_run="All"),
@@ -264,10 +271,9 @@ def test_gateway_can_read_nodes_and_events_and_write_as_the_tools_do(gateway: Ap
     ],
 )
 def test_gateway_is_forbidden_beyond_its_role(
-    cluster: LocalCluster, gateway: ApiClient, admin: ApiClient, what: str, call: object
+    cluster: LocalCluster, gateway: ApiClient, admin: ApiClient, what: str, call: Callable[[ApiClient], object]
 ) -> None:
     """No policy in the way at all: the gateway's own identity, straight to the API server."""
-    assert callable(call)
     mark = cluster.audit.mark()
     with pytest.raises(ApiException) as caught:
         call(gateway)
@@ -295,11 +301,14 @@ def test_audit_log_counts_requests(cluster: LocalCluster, gateway: ApiClient) ->
 
 
 def test_gateway_kubeconfig_is_the_service_account(cluster: LocalCluster) -> None:
-    text = cluster.gateway_kubeconfig.read_text()
-    assert "current-context: sandbox" in text
-    assert cluster.gateway_token in text
-    assert cluster.server.startswith("https://127.0.0.1:")
+    """The file a gateway is given reaches this cluster's apiserver, verified, as the ServiceAccount."""
     assert cluster.gateway_kubeconfig.stat().st_mode & 0o077 == 0
+    mark = cluster.audit.mark()
+    with new_client_from_config(str(cluster.gateway_kubeconfig), context="sandbox") as client:
+        assert client.configuration.host == cluster.server
+        assert client.configuration.verify_ssl
+        CoreV1Api(client).list_namespaced_pod("staging")
+    assert cluster.audit.wait_count(1, since=mark, user=GATEWAY_USER, verb="list", resource="pods", code=200) == 1
 
 
 def test_stop_leaves_no_processes_and_frees_ports() -> None:
@@ -324,7 +333,7 @@ def test_stop_leaves_no_processes_and_frees_ports() -> None:
 
 _CHILD = """
 import json, sys, time
-from gateway.sandbox.cluster import LocalCluster
+from k8s_mcp_sandbox.cluster import LocalCluster
 cluster = LocalCluster().start()  # no `with`: teardown must come from the signal/atexit handling
 print(json.dumps({"pids": cluster.pids, "ports": cluster.ports, "workdir": str(cluster.workdir)}), flush=True)
 if sys.argv[1] == "exit":

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ALL_TOOLS, PV_TOOLS, SHIPPED_READS
+from tests.catalog import ALL_TOOLS, PV_TOOLS, SHIPPED_READS
 
 pytestmark = pytest.mark.e2e
 
@@ -150,5 +150,24 @@ def test_it_keeps_the_stack_up_until_ctrl_c_and_then_stops_it() -> None:
         if demo.poll() is None:
             demo.kill()
     assert demo.returncode == 0
-    assert "Stopping." in rest
+    assert "Stopped: the gateway, OPA and the cluster are down." in rest
     assert_closed(ports_in(output))
+
+
+def test_ctrl_c_during_the_script_stops_the_stack_too() -> None:
+    """A Ctrl-C the moment the stack is up: the same teardown, not a word on stderr, nothing left listening."""
+    demo = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert demo.stdout is not None
+        started = demo.stdout.readline()  # the first line: the stack is up, the script starts
+        assert started.startswith("Stack up in "), started
+        demo.send_signal(signal.SIGINT)
+        rest, errors = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, errors
+    assert errors == ""  # no traceback, no warning of a loop or a script left half made
+    assert "Press Ctrl-C" not in rest
+    assert "Stopped: the gateway, OPA and the cluster are down." in rest
+    assert_closed(ports_in(started))

@@ -19,22 +19,15 @@ import yaml
 from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 from kubernetes.dynamic import DynamicClient
 
+from gateway.binaries import find_binary
 from gateway.errors import KubeError
 from gateway.kube import Kube
-from gateway.sandbox.binaries import find_binary
-from gateway.sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.cluster import GATEWAY_NAMESPACE, GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import OPEN_GRANT, PV_TOOLS, RESOURCE_TOOLS, ROLLOUT_TOOLS, arguments_for
 from tests.e2e.conftest import cluster_env, replicas
-from tests.support import (
-    PV_TOOLS,
-    RESOURCE_TOOLS,
-    ROLLOUT_TOOLS,
-    Served,
-    arguments_for,
-    error_text,
-    serve_http,
-    write_kubeconfig,
-)
+from tests.fakes.kube import write_kubeconfig
+from tests.gateways import Served, error_text, serve_http
 
 pytestmark = pytest.mark.e2e
 
@@ -100,7 +93,10 @@ async def test_reads_of_every_kind_in_prod_make_no_api_request(
     cluster: LocalCluster, served: Served, tool: str, arguments: dict[str, Any]
 ) -> None:
     message, record = await refused_without_api_requests(cluster, served, tool, arguments)
-    assert message == 'denied by policy: namespace "prod" is not in the allowlist'
+    assert message == (
+        'denied by policy: namespace "prod" is not in the allowlist. '
+        "Hint: namespaces you may use for this tool: default, staging"
+    )
     assert (record["outcome"], record["action"]["namespace"]) == ("denied", "prod")
 
 
@@ -172,7 +168,12 @@ def unguarded(
     """A readwrite gateway under policy data that allows every call in every namespace, without
     approval: between it and the cluster only the RBAC of deploy/rbac.yaml is left."""
     directory = tmp_path_factory.mktemp("e2e-unguarded")
-    wide_open = {"mode": "readwrite", "namespaces": ["*"], "approval": {"default": {"required": False}}}
+    wide_open = {
+        "mode": "readwrite",
+        "grants": [OPEN_GRANT],
+        "namespaces": ["*"],
+        "approval": {"default": {"required": False}},
+    }
     with serve_http(
         cluster_env(directory, cluster, policy_opa(wide_open), K8S_MCP_MODE="readwrite"), directory
     ) as served:

@@ -17,11 +17,11 @@ import pytest
 import yaml
 from kubernetes.client import ApiClient
 
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.e2e.conftest import WRITABLE_STAGING, cluster_env, replicas
 from tests.e2e.test_enforcement import refused_without_api_requests
-from tests.support import serve_http, serve_stdio, wait_until
+from tests.gateways import serve_http, serve_stdio, wait_until
 
 pytestmark = pytest.mark.e2e
 

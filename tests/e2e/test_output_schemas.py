@@ -13,8 +13,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from gateway.sandbox import application
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
-from tests.support import ALL_TOOLS, Served, error_text
+from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
+from tests.catalog import ALL_TOOLS
+from tests.gateways import Served, error_text
 
 pytestmark = pytest.mark.e2e
 

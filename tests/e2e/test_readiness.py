@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway.sandbox.cluster import GATEWAY_USER, LocalCluster
-from tests.support import Served
+from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
+from tests.gateways import Served
 
 pytestmark = pytest.mark.e2e
 

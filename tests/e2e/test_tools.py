@@ -1,6 +1,6 @@
 """Every tool, over stdio and streamable HTTP, against the real apiserver through the real OPA.
 
-The answers are checked against the seeded facts (gateway.sandbox.seed), so a tool that reads
+The answers are checked against the seeded facts (k8s_mcp_sandbox.seed), so a tool that reads
 the wrong field, or a permission missing from deploy/rbac.yaml, fails here.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox import application, seed
-from tests.support import Served, error_text
+from k8s_mcp_sandbox import application, seed
+from tests.gateways import Served, error_text
 
 pytestmark = pytest.mark.e2e
 

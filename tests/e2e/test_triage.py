@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
-from gateway.sandbox import application, seed
-from tests.support import Served
+from k8s_mcp_sandbox import application, seed
+from tests.gateways import Served
 
 pytestmark = pytest.mark.e2e
 

@@ -21,21 +21,13 @@ from fastmcp.client.elicitation import ElicitResult
 from kubernetes.client import V1Scale, V1ScaleSpec
 
 from gateway.errors import KubeError
-from gateway.sandbox.opa import OpaServer
 from gateway.settings import Settings
 from gateway.validation import APPROVAL_ID
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import IN_STAGING, READWRITE, SCALE, USED, expected_digest
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import (
-    IN_STAGING,
-    READWRITE,
-    SCALE,
-    USED,
-    CountingKube,
-    Harness,
-    canned_responses,
-    expected_digest,
-    open_harness,
-)
+from tests.fakes.kube import CountingKube, canned_responses
+from tests.gateways import Harness, open_harness
 
 pytestmark = pytest.mark.integration
 

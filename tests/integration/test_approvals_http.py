@@ -19,8 +19,9 @@ import httpx
 import pytest
 from kubernetes.client import V1Scale, V1ScaleSpec
 
+from tests.catalog import IN_STAGING, READWRITE, SCALE, USED
 from tests.conftest import HttpGatewayFactory, PolicyServers
-from tests.support import IN_STAGING, READWRITE, SCALE, USED, HttpHarness, error_text
+from tests.gateways import HttpHarness, error_text
 
 pytestmark = pytest.mark.integration
 
@@ -186,6 +187,51 @@ async def test_the_requester_may_withdraw_their_own_request(gateway: HttpHarness
 
     assert withdrawn.json()["message"] == f"alice denied {approval_id}: it is denied (0 of 1 approvals)"
     assert gateway.kube.writes == []
+
+
+def break_audit(gateway: HttpHarness) -> Path:
+    """A directory where the audit file was: no record can be written until it is gone."""
+    path = gateway.harness.audit_path
+    path.unlink()
+    path.mkdir()
+    return path
+
+
+async def test_no_approval_step_happens_while_its_record_cannot_be_written(gateway: HttpHarness) -> None:
+    approval_id = (await request_write(gateway))["approval_id"]
+    broken = break_audit(gateway)
+
+    approving = await decide(gateway, approval_id, "approve", BOB)
+    asking_again = await request_write_refused(gateway, {**SCALE, "replicas": 6})
+
+    assert_error(
+        approving,
+        503,
+        "unavailable",
+        f"refused: the audit record could not be written, so {approval_id} is still pending",
+    )
+    assert asking_again == "refused: the audit record could not be written, so no request was made"
+    broken.rmdir()
+    assert await state(gateway, approval_id) == "pending"
+    assert (await decide(gateway, approval_id, "approve", BOB)).status_code == 200
+
+    broken = break_audit(gateway)
+    using = error_text(await retry(gateway, approval_id))
+    broken.rmdir()
+
+    assert using == f"refused: the audit record could not be written, so {approval_id} was not used"
+    assert await state(gateway, approval_id) == "approved"
+    assert gateway.kube.writes == []
+    ran = await retry(gateway, approval_id)
+    assert not ran.is_error, ran.content
+    assert len(gateway.kube.writes) == 1
+    assert events(gateway, approval_id) == ["approval_used", "write_intent"]  # the file was new after the break
+
+
+async def request_write_refused(gateway: HttpHarness, arguments: Mapping[str, Any]) -> str:
+    """alice's write, which must be refused: the agent's message."""
+    async with gateway.client(ALICE) as client:
+        return error_text(await client.call_tool("scale_deployment", dict(arguments), raise_on_error=False))
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sandbox.binaries import REPO_ROOT
+from gateway.binaries import REPO_ROOT
 from tests.conftest import PolicyServers
-from tests.support import serve_http, served_env, write_kubeconfig
+from tests.fakes.kube import write_kubeconfig
+from tests.gateways import serve_http, served_env
 
 pytestmark = pytest.mark.integration
 

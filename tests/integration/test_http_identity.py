@@ -29,10 +29,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.identity import authenticate_request
-from gateway.sandbox.opa import OpaServer
 from gateway.server import Gateway
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import HttpGatewayFactory, PolicyServers
-from tests.support import HttpHarness, Reply, StubHttpServer, error_text, serve_in_process
+from tests.fakes.http import Reply, StubHttpServer
+from tests.gateways import HttpHarness, error_text, serve_in_process
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from gateway.auth import issue_token
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
 from tests.conftest import HttpGatewayFactory
-from tests.support import HttpHarness
+from tests.gateways import HttpHarness
 
 pytestmark = pytest.mark.integration
 

@@ -6,22 +6,24 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox.opa import OpaServer
-from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import (
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import (
     ALL_TOOLS,
     APPROVAL_TOOLS,
+    NODE_WRITES,
     PV_TOOLS,
     READ_TOOLS,
     SHIPPED_CLUSTER_READS,
     SHIPPED_READS,
-    Harness,
 )
+from tests.conftest import GatewayFactory, PolicyServers
+from tests.gateways import Harness
 
 pytestmark = pytest.mark.integration
 
 # What needs no namespace: the cluster-scoped reads, and the approval tools, which the Kubernetes
-# allowlists do not govern (each principal reads its own requests).
+# allowlists do not govern (each principal reads its own requests). In readwrite mode the node
+# writes of the shipped `cluster_writes` need none either.
 CLUSTER_READS = set(SHIPPED_CLUSTER_READS) | set(APPROVAL_TOOLS)
 
 
@@ -37,7 +39,7 @@ async def test_the_default_policy_lists_the_read_tools(live_gateway: Harness) ->
         ({"mode": "readwrite"}, {"mode": "readonly"}, set(SHIPPED_READS)),
         ({"mode": "readonly"}, {"mode": "readwrite"}, set(SHIPPED_READS)),
         ({"namespaces": []}, {}, CLUSTER_READS),
-        ({"mode": "readwrite", "namespaces": []}, {"mode": "readwrite"}, CLUSTER_READS),
+        ({"mode": "readwrite", "namespaces": []}, {"mode": "readwrite"}, CLUSTER_READS | set(NODE_WRITES)),
         ({"cluster_reads": []}, {}, set(SHIPPED_READS) - set(SHIPPED_CLUSTER_READS)),
         ({"cluster_reads": ["nodes"]}, {}, set(SHIPPED_READS) - {"list_namespaces"}),
         ({"namespaces": [], "cluster_reads": []}, {}, set(APPROVAL_TOOLS)),

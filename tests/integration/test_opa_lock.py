@@ -16,9 +16,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import DECISION_PATH, OPEN_GRANT, SHIPPED_READS, VISIBILITY_PATH
 from tests.conftest import GatewayFactory
-from tests.support import DECISION_PATH, SHIPPED_READS, VISIBILITY_PATH, Harness, policy_input
+from tests.fakes.opa import policy_input
+from tests.gateways import Harness
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +32,7 @@ ALLOW_ALL = """package mcp.authz
 decision := {"allow": true, "reasons": [], "obligations": {"max_log_lines": 10000, "dry_run": false},
     "approval": {"required": false, "approvers": [], "count": 0, "ttl_seconds": 0, "kinds": []}}
 """
-WIDE_OPEN = {"mode": "readwrite", "namespaces": ["*"], "cluster_reads": ["namespaces", "nodes"]}
+WIDE_OPEN = {"mode": "readwrite", "grants": [OPEN_GRANT], "namespaces": ["*"], "cluster_reads": ["namespaces", "nodes"]}
 
 # method, path, and how the body is sent (httpx keyword arguments)
 Attack = tuple[str, str, dict[str, Any]]
@@ -75,9 +77,12 @@ GATEWAY_QUERIES: dict[str, Attack] = {
 PROBES: dict[str, dict[str, Any]] = {
     "write": policy_input(
         {"verb": "patch", "group": "apps", "resource": "deployments", "namespace": "staging", "write": True},
+        tool="restart_deployment",
         gateway_mode="readwrite",
     ),
-    "read in prod": policy_input({"verb": "list", "resource": "pods", "namespace": "prod", "write": False}),
+    "read in prod": policy_input(
+        {"verb": "list", "resource": "pods", "namespace": "prod", "write": False}, tool="list_pods"
+    ),
 }
 
 ATTACKER_PAGE = {"Host": "attacker.example:8181", "Origin": "http://attacker.example:8181"}
@@ -115,7 +120,10 @@ def decisions(opa: OpaServer) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def baseline(locked_opa: OpaServer) -> dict[str, Any]:
     before = decisions(locked_opa)
-    assert before["write"]["reasons"] == ['writes are disabled: the policy mode is "readonly"']
+    assert before["write"]["reasons"] == [
+        'no write grant (data.mcp.config.grants) lets "alice" call "restart_deployment" in namespace "staging"',
+        'writes are disabled: the policy mode is "readonly"',
+    ]
     assert before["read in prod"]["reasons"] == ['namespace "prod" is not in the allowlist']
     return before
 
@@ -180,7 +188,10 @@ async def test_the_gateway_with_the_token_gets_decisions(live_gateway: Harness) 
     await live_gateway.ok("list_pods", {"namespace": "staging"})
     message = await live_gateway.error("list_pods", {"namespace": "prod"})
 
-    assert message == 'denied by policy: namespace "prod" is not in the allowlist'
+    assert message == (
+        'denied by policy: namespace "prod" is not in the allowlist. '
+        "Hint: namespaces you may use for this tool: default, staging"
+    )
     assert live_gateway.kube.methods == ["list_namespaced_pod"]
     assert all(record["decision_id"] for record in live_gateway.tool_calls())
     assert await live_gateway.tool_names() == set(SHIPPED_READS)

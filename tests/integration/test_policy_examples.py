@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.sandbox.binaries import REPO_ROOT, find_binary
-from gateway.sandbox.opa import POLICY_DIR
+from gateway.binaries import REPO_ROOT, find_binary
 from gateway.settings import Settings
+from k8s_mcp_sandbox.project import POLICY_DIR
 
 pytestmark = pytest.mark.integration
 

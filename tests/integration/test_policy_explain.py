@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox.opa import OpaServer
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import CLUSTER, READWRITE, expected_digest
 from tests.conftest import GatewayFactory
-from tests.support import CLUSTER, CliRun, Harness, expected_digest, policy_copy, run_cli
+from tests.fakes.opa import policy_copy
+from tests.gateways import CliRun, Harness, run_cli
 
 pytestmark = pytest.mark.integration
-
-READWRITE: dict[str, Any] = {"mode": "readwrite"}
 
 
 async def explain(*argv: str) -> dict[str, Any]:
@@ -60,6 +60,7 @@ async def test_a_denied_namespace_in_text() -> None:
     assert '"namespace": "prod"' in ran.out
     assert 'Decision (data["mcp"]["authz"]["decision"]): denied by policy\n' in ran.out
     assert '  reasons:\n    - namespace "prod" is not in the allowlist\n  approval: not required\n' in ran.out
+    assert ran.out.endswith('  warnings: none\n  hints: {"namespaces": ["default", "staging"]}\n')
 
 
 async def test_a_write_needing_approval(tmp_path: Path) -> None:

@@ -15,14 +15,20 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox import binaries
+from gateway import binaries
+from tests.catalog import OPEN_GRANT
 from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import CliRun, Harness, deep_merge, policy_copy, read_audit, run_cli
+from tests.fakes.opa import deep_merge, policy_copy
+from tests.gateways import Harness, read_audit, replay, run_cli
 
 pytestmark = pytest.mark.integration
 
 # The policy the gateway runs: writes on, no approval in staging (the default one elsewhere).
-DECIDING: dict[str, Any] = {"mode": "readwrite", "approval": {"namespaces": {"staging": {"required": False}}}}
+DECIDING: dict[str, Any] = {
+    "mode": "readwrite",
+    "grants": [OPEN_GRANT],
+    "approval": {"namespaces": {"staging": {"required": False}}},
+}
 SCALE_STAGING = {"deployment_name": "web", "namespace": "staging", "replicas": 2}
 SCALE_DEFAULT = {"deployment_name": "web", "namespace": "default", "replicas": 3}
 NOT_AUTHENTICATED = '"alice" is not authenticated'
@@ -56,13 +62,6 @@ async def recorded(open_gateway: GatewayFactory, policy_opa: PolicyServers) -> H
 def candidate(tmp_path: Path, change: dict[str, Any]) -> Path:
     """A copy of policies/ with the deciding policy data, and `change` merged over it."""
     return policy_copy(tmp_path / f"candidate-{len(list(tmp_path.iterdir()))}", deep_merge(DECIDING, change))
-
-
-async def replay(audit: Path, *options: str) -> tuple[CliRun, dict[str, Any]]:
-    """`policy replay --audit AUDIT OPTIONS --format json`: how it ended, and its report."""
-    ran = await run_cli("policy", "replay", "--audit", str(audit), *options, "--format", "json")
-    assert ran.code in (0, 1), ran.err
-    return ran, json.loads(ran.out)
 
 
 def line_of(audit: Path, request_id: str) -> int:

@@ -7,28 +7,34 @@ from typing import Any
 
 import pytest
 
-from gateway.sandbox.opa import OpaServer
-from tests.conftest import GatewayFactory, PolicyServers
-from tests.support import (
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import (
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
     NAMESPACED_TOOLS,
+    NAMESPACED_WRITES,
+    NODE_WRITES,
+    OPEN_GRANT,
     PV_TOOLS,
     READ_TOOLS,
+    WRITE_METHOD,
     WRITE_TOOLS,
-    Harness,
     arguments_for,
 )
+from tests.conftest import GatewayFactory, PolicyServers
+from tests.gateways import Harness
 
 pytestmark = pytest.mark.integration
 
 NAMESPACED_READS = [tool for tool in READ_TOOLS if tool in NAMESPACED_TOOLS]
 POLICY_READONLY = 'writes are disabled: the policy mode is "readonly"'
 GATEWAY_READONLY = 'writes are disabled: the gateway runs in "readonly" mode'
+SRE_GRANTED_IN_STAGING = ("restart_deployment", "scale_deployment")
+"""What the shipped data's grant lets group sre call in staging."""
 
-READWRITE: dict[str, Any] = {"mode": "readwrite"}
+READWRITE: dict[str, Any] = {"mode": "readwrite", "grants": [OPEN_GRANT]}
 NO_APPROVAL_IN_STAGING: dict[str, Any] = {
-    "mode": "readwrite",
+    **READWRITE,
     "approval": {"namespaces": {"staging": {"required": False}}},
 }
 
@@ -41,10 +47,13 @@ def assert_not_run(gateway: Harness, outcome: str) -> dict[str, Any]:
     return record
 
 
-def assert_not_written(gateway: Harness, outcome: str) -> None:
-    """Only the preview reached the fake kube: a read and the write's own call as a dry run."""
+def assert_not_written(gateway: Harness, tool: str, outcome: str) -> None:
+    """Only the preview reached the fake kube: its reads, and the write's own call once, as a dry run."""
     assert gateway.kube.writes == []
-    assert len(gateway.kube.calls) == 2
+    assert [(name, kw["dry_run"]) for name, kw in gateway.kube.mutations] == [(WRITE_METHOD[tool], "All")]
+    reads = [name for name in gateway.kube.methods if name != WRITE_METHOD[tool]]
+    assert reads
+    assert all(name.startswith(("read_", "list_")) for name in reads)
     assert (gateway.last_call()["outcome"], gateway.last_call()["allow"]) == (outcome, False)
 
 
@@ -58,13 +67,19 @@ def assert_not_written(gateway: Harness, outcome: str) -> None:
 async def test_writes_are_denied_by_the_default_policy(
     open_gateway: GatewayFactory, opa: OpaServer, tool: str, namespace: str
 ) -> None:
-    gateway = await open_gateway(**opa.settings(), mode="readwrite")
+    """Even a caller the shipped grants name (group sre, in staging) does not write in "readonly" mode."""
+    gateway = await open_gateway(**opa.settings(), mode="readwrite", principal="alice", principal_groups=["sre"])
+    where = {} if tool in NODE_WRITES else {"namespace": namespace}
 
-    message = await gateway.error(tool, arguments_for(tool, namespace=namespace))
+    message = await gateway.error(tool, arguments_for(tool, **where))
 
-    assert message == f"denied by policy: {POLICY_READONLY}"
+    ungranted = f'no write grant (data.mcp.config.grants) lets "alice" call "{tool}" in namespace "{namespace}"'
+    granted = tool in NODE_WRITES or (namespace == "staging" and tool in SRE_GRANTED_IN_STAGING)
+    reasons = [POLICY_READONLY] if granted else [ungranted, POLICY_READONLY]
+    assert message.startswith(f"denied by policy: {'; '.join(reasons)}. Hint: ")
+    assert 'writes need "mode": "readwrite" in the policy data (data.mcp.config.mode)' in message
     record = assert_not_run(gateway, "denied")
-    assert record["reasons"] == [POLICY_READONLY]
+    assert record["reasons"] == reasons
 
 
 @pytest.mark.parametrize("namespace", ["default", "staging"])
@@ -228,7 +243,7 @@ async def test_persistent_volumes_are_read_only_where_the_policy_lists_them(
 
 
 @pytest.mark.parametrize(("namespace", "approvers"), [("staging", "group:sre"), ("default", "group:sre-leads")])
-@pytest.mark.parametrize("tool", WRITE_TOOLS)
+@pytest.mark.parametrize("tool", NAMESPACED_WRITES)
 async def test_an_enabled_write_needs_an_approval(
     open_gateway: GatewayFactory, policy_opa: PolicyServers, tool: str, namespace: str, approvers: str
 ) -> None:
@@ -239,7 +254,7 @@ async def test_an_enabled_write_needs_an_approval(
     assert pending["status"] == "pending_approval"
     assert pending["message"].startswith(f"approval required: 1 approval from {approvers}")
     assert pending["approvers"] == [approvers]
-    assert_not_written(gateway, "approval_pending")
+    assert_not_written(gateway, tool, "approval_pending")
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["for real", "asked to dry-run"])
@@ -276,13 +291,13 @@ async def test_approval_is_still_needed_outside_the_exempt_namespace(
     pending = await gateway.ok("restart_deployment", {"deployment_name": "web", "namespace": "default"})
 
     assert pending["approvers"] == ["group:sre-leads"]
-    assert_not_written(gateway, "approval_pending")
+    assert_not_written(gateway, "restart_deployment", "approval_pending")
 
 
 @pytest.mark.parametrize(
     ("policy_dry_run", "gateway_dry_run"), [(True, False), (False, True)], ids=["policy data", "gateway setting"]
 )
-@pytest.mark.parametrize("tool", WRITE_TOOLS)
+@pytest.mark.parametrize("tool", NAMESPACED_WRITES)
 async def test_a_dry_run_from_policy_or_gateway_makes_writes_server_dry_runs(
     open_gateway: GatewayFactory,
     policy_opa: PolicyServers,
@@ -295,8 +310,8 @@ async def test_a_dry_run_from_policy_or_gateway_makes_writes_server_dry_runs(
 
     result = await gateway.ok(tool, arguments_for(tool, namespace="staging"))
 
-    [(method, kwargs)] = gateway.kube.calls
-    assert (method, kwargs["dry_run"]) == (KUBE_METHOD[tool], "All")
+    [(method, kwargs)] = gateway.kube.mutations
+    assert (method, kwargs["dry_run"]) == (WRITE_METHOD[tool], "All")
     assert result["dry_run"] is True
 
 
@@ -333,15 +348,18 @@ async def test_a_policy_log_cap_above_the_gateway_cap_is_clamped_to_it(
     assert gateway.kube.calls[0][1]["tail_lines"] == sent
 
 
-async def test_a_zero_log_cap_in_policy_data_does_not_take_every_call_down(
+async def test_a_zero_log_cap_in_policy_data_falls_back_to_the_default_cap(
     open_gateway: GatewayFactory, policy_opa: PolicyServers
 ) -> None:
-    """The Rego accepts max_log_lines 0 and sends it; an int is what the contract promises."""
-    gateway = await open_gateway(**policy_opa({"obligations": {"max_log_lines": 0}}).settings())
+    """The Rego takes only a whole number of at least 1 from the data, so a 0 neither reaches the
+    gateway (whose decision model would refuse it, taking every call down) nor reads zero lines."""
+    zero = policy_opa({"obligations": {"max_log_lines": 0}})
+    gateway = await open_gateway(**zero.settings(), max_log_lines=2000)  # the gateway's own cap out of the way
 
-    await gateway.ok("list_pods")
+    await gateway.ok("get_pod_logs", {"pod_name": "web-1", "namespace": "staging", "tail_lines": 600})
 
-    assert gateway.kube.methods == ["list_namespaced_pod"]
+    assert gateway.kube.methods == ["read_namespaced_pod_log"]
+    assert gateway.kube.calls[0][1]["tail_lines"] == 500
 
 
 async def test_the_opa_decision_id_is_in_every_audit_record(

@@ -28,11 +28,12 @@ import httpx
 import pytest
 import yaml
 
-from gateway.sandbox.binaries import REPO_ROOT, find_binary
-from gateway.sandbox.opa import POLICY_DIR, OpaServer
-from gateway.sandbox.process import ManagedProcess, free_port
+from gateway.binaries import REPO_ROOT, find_binary
+from k8s_mcp_sandbox.opa import OpaServer
+from k8s_mcp_sandbox.process import ManagedProcess, free_port
+from k8s_mcp_sandbox.project import POLICY_DIR
+from tests.catalog import arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import arguments_for
 
 pytestmark = pytest.mark.integration
 

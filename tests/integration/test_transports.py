@@ -7,61 +7,18 @@ the whole path (validation, OPA, audit, the real kube layer) and comes back as a
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from gateway.sandbox.opa import OpaServer
-from tests.support import (
-    RAW_PROTOCOL_VERSION,
-    SHIPPED_READS,
-    Served,
-    error_text,
-    raw_stdio,
-    read_audit,
-    serve_http,
-    serve_stdio,
-    served_env,
-    write_kubeconfig,
-)
+from k8s_mcp_sandbox.opa import OpaServer
+from tests.catalog import SHIPPED_READS
+from tests.conftest import gateway_env
+from tests.gateways import RAW_PROTOCOL_VERSION, Served, error_text, raw_stdio, read_audit, serve_http
 
 pytestmark = pytest.mark.integration
-
-
-def gateway_env(directory: Path, opa: OpaServer) -> dict[str, str]:
-    """A clean environment: the real OPA, a private audit file, an unreachable cluster."""
-    directory.mkdir(parents=True, exist_ok=True)
-    kubeconfig = write_kubeconfig(directory / "kubeconfig", server="https://127.0.0.1:1")
-    return {
-        **served_env(directory, opa=opa, kubeconfig=kubeconfig),
-        "K8S_MCP_KUBE_TIMEOUT": "2",
-        "K8S_MCP_PRINCIPAL": "alice",
-        "K8S_MCP_PRINCIPAL_GROUPS": "sre",
-    }
-
-
-@pytest.fixture(scope="module")
-async def stdio_gateway(tmp_path_factory: pytest.TempPathFactory, opa: OpaServer) -> AsyncIterator[Served]:
-    """One stdio gateway process, kept alive across the module's client connections."""
-    directory = tmp_path_factory.mktemp("stdio-gateway")
-    async with serve_stdio(gateway_env(directory, opa), directory, principal="alice") as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def http_gateway(tmp_path_factory: pytest.TempPathFactory, opa: OpaServer) -> Iterator[Served]:
-    directory = tmp_path_factory.mktemp("http-gateway")
-    with serve_http(gateway_env(directory, opa), directory) as served:
-        yield served
-
-
-@pytest.fixture(params=["stdio", "http"])
-def served(request: pytest.FixtureRequest) -> Served:
-    gateway: Served = request.getfixturevalue(f"{request.param}_gateway")
-    return gateway
 
 
 async def test_tools_are_listed_by_the_policy(served: Served) -> None:

@@ -15,12 +15,17 @@ import pytest
 
 from gateway.auth import issue_token
 from gateway.guard import WARNINGS_META
+from tests.catalog import OPEN_GRANT
 from tests.conftest import GatewayFactory, HttpGatewayFactory, PolicyServers
 
 pytestmark = pytest.mark.integration
 
 # Writes on, and no approval in staging: only the staged rule stands between a write and the cluster.
-WRITES_IN_STAGING: dict[str, Any] = {"mode": "readwrite", "approval": {"namespaces": {"staging": {"required": False}}}}
+WRITES_IN_STAGING: dict[str, Any] = {
+    "mode": "readwrite",
+    "grants": [OPEN_GRANT],
+    "approval": {"namespaces": {"staging": {"required": False}}},
+}
 ENFORCED: dict[str, Any] = {**WRITES_IN_STAGING, "rollout": {"authenticated_writes": "enforce"}}
 SCALE = {"deployment_name": "web", "namespace": "staging", "replicas": 0}
 UNVERIFIED = 'writes need a caller with a verified identity, and "alice" is not authenticated'

@@ -13,8 +13,10 @@ from datetime import datetime
 
 import pytest
 
+from tests.catalog import READ_TOOLS, WRITE_TOOLS, expected_digest
 from tests.conftest import GatewayFactory
-from tests.support import READ_TOOLS, WRITE_TOOLS, Harness, OpaStub, decision, expected_digest
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness
 
 APPROVAL = {"required": True, "approvers": ["group:sre-leads"], "count": 1, "ttl_seconds": 900, "kinds": ["review"]}
 NEEDS_APPROVAL = decision(

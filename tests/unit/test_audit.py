@@ -14,16 +14,10 @@ from typing import Any
 import pytest
 
 from gateway.errors import KubeError
+from tests.catalog import KUBE_METHOD, WRITE_TOOLS, arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import (
-    KUBE_METHOD,
-    WRITE_TOOLS,
-    Harness,
-    OpaStub,
-    arguments_for,
-    decision,
-    read_audit,
-)
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness, read_audit
 
 TOOL_CALL_FIELDS = {
     "event",
@@ -89,7 +83,8 @@ async def test_a_write_is_announced_durably_before_kube_is_touched(gateway: Harn
 
     await gateway.ok(tool, arguments_for(tool))
 
-    [before] = seen_at_call_time
+    # rollout_undo reads the deployment and its ReplicaSets before it patches: the first call counts
+    before = seen_at_call_time[0]
     [intent] = before[gateway.audit_start :]
     intent_, call = gateway.audit()
     assert intent == intent_

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 
-import httpx
+import httpcore
 
+from tests.catalog import arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import Harness, OpaStub, arguments_for, decision
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness
 
 APPROVAL = {"required": True, "approvers": ["group:sre-leads"], "count": 1, "ttl_seconds": 900, "kinds": ["review"]}
 NEEDS_APPROVAL = decision(
@@ -64,7 +66,7 @@ async def test_a_call_opa_never_decided_has_no_input(open_gateway: GatewayFactor
     readonly = await open_gateway(opa_url=opa_stub.url)
     await readonly.error("list_pods", {"namespace": "../prod"})
     await readonly.error("scale_deployment", arguments_for("scale_deployment"))
-    OpaStub.break_route(opa_stub.decision_route, httpx.ConnectError)
+    OpaStub.break_route(opa_stub.decision_route, httpcore.ConnectError)
     await readonly.error("list_pods")
 
     records = readonly.tool_calls()

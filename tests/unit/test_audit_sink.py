@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.catalog import KUBE_METHOD, arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import KUBE_METHOD, OpaStub, arguments_for, read_audit, wait_until
+from tests.fakes.opa import OpaStub
+from tests.gateways import read_audit, wait_until
 
 REFUSED = "refused: the audit record could not be written, so the call did not run"
 WITHHELD = "refused: the audit record could not be written, so the result is withheld"

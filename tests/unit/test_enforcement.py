@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
+from tests.catalog import KUBE_METHOD, KUBE_READ_TOOLS, RESOURCE_READS, WRITE_METHOD, WRITE_TOOLS, arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import (
-    KUBE_METHOD,
-    KUBE_READ_TOOLS,
-    LOG_TEXT,
-    RESOURCE_READS,
-    WRITE_TOOLS,
-    Harness,
-    OpaStub,
-    arguments_for,
-    decision,
-)
+from tests.fakes.kube import LOG_TEXT
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness
 
 FIRST_PAGE = {"label_selector": None, "limit": 100, "_continue": None}
 NAMESPACED_FIRST_PAGE = {"namespace": "default", **FIRST_PAGE, "field_selector": None}
@@ -190,7 +184,8 @@ async def test_the_dry_run_obligation_turns_every_write_into_a_server_dry_run(
 
     result = await gateway.ok(tool, arguments_for(tool, dry_run=asked))
 
-    assert gateway.kube.calls[0][1]["dry_run"] == "All"
+    assert gateway.kube.mutations == [(WRITE_METHOD[tool], ANY)]
+    assert gateway.kube.mutations[0][1]["dry_run"] == "All"
     assert result["dry_run"] is True
 
 
@@ -198,7 +193,7 @@ async def test_the_dry_run_obligation_turns_every_write_into_a_server_dry_run(
 async def test_a_write_the_agent_asks_to_dry_run_is_a_dry_run(gateway: Harness, tool: str) -> None:
     await gateway.ok(tool, arguments_for(tool, dry_run=True))
 
-    assert gateway.kube.calls[0][1]["dry_run"] == "All"
+    assert [(name, kw["dry_run"]) for name, kw in gateway.kube.mutations] == [(WRITE_METHOD[tool], "All")]
 
 
 @pytest.mark.parametrize("tool", KUBE_READ_TOOLS)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import time
 
+import httpcore
 import httpx
 import pytest
 
+from tests.catalog import arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import ALLOW, NO_APPROVAL, Answer, Harness, OpaStub, Reply, StubHttpServer, arguments_for
+from tests.fakes.http import Reply, StubHttpServer
+from tests.fakes.opa import ALLOW, NO_APPROVAL, Answer, OpaStub
+from tests.gateways import Harness
 
 POLICY_UNAVAILABLE = "denied: policy unavailable"
 
-# Each answer is an httpx error respx raises, or an `httpx.Response` OPA could send back.
+# Each answer is an httpcore error respx raises, or an `httpx.Response` OPA could send back.
 BROKEN_ANSWERS: dict[str, Answer] = {
-    "connection refused": httpx.ConnectError,
-    "read timeout": httpx.ReadTimeout,
-    "connect timeout": httpx.ConnectTimeout,
+    "connection refused": httpcore.ConnectError,
+    "read timeout": httpcore.ReadTimeout,
+    "connect timeout": httpcore.ConnectTimeout,
     "HTTP 500": httpx.Response(500, json={"code": "internal_error"}),
     "HTTP 404": httpx.Response(404, json={"code": "resource_not_found"}),
     "HTTP 400": httpx.Response(400, json={"code": "invalid_parameter"}),
@@ -135,8 +139,8 @@ VISIBILITY_GARBAGE: dict[str, Answer] = {
     "undefined result": httpx.Response(200, json={}),
     "body not JSON": httpx.Response(200, text="nope"),
     "HTTP 500": httpx.Response(500),
-    "connection refused": httpx.ConnectError,
-    "timeout": httpx.ReadTimeout,
+    "connection refused": httpcore.ConnectError,
+    "timeout": httpcore.ReadTimeout,
 }
 
 

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GatewayFactory
-from tests.support import (
+from tests.catalog import (
     ALL_TOOLS,
     CLUSTER_SCOPED_TOOLS,
     KUBE_METHOD,
     KUBE_READ_TOOLS,
     NAMESPACED_TOOLS,
+    NODE_WRITES,
+    WRITE_METHOD,
     WRITE_TOOLS,
-    Harness,
-    OpaStub,
     arguments_for,
-    decision,
 )
+from tests.conftest import GatewayFactory
+from tests.fakes.opa import OpaStub, decision
+from tests.gateways import Harness
 
 READONLY = 'writes are disabled: the gateway runs in "readonly" mode (K8S_MCP_MODE)'
 
@@ -48,8 +49,9 @@ async def test_a_readonly_gateway_runs_no_write_under_an_allow_all_policy(
     gateway = await open_gateway(opa_url=opa_stub.url, mode="readonly")
 
     for namespace in ("default", "staging", "prod"):
+        where = {} if tool in NODE_WRITES else {"namespace": namespace}
         for dry_run in (False, True):
-            message = await gateway.error(tool, arguments_for(tool, namespace=namespace, dry_run=dry_run))
+            message = await gateway.error(tool, arguments_for(tool, **where, dry_run=dry_run))
             assert_denied_by_the_gateway(gateway, opa_stub, message, [READONLY])
 
 
@@ -97,12 +99,13 @@ async def test_the_gateway_allowlist_lets_its_namespaces_through(
     assert gateway.kube.calls[0][1]["namespace"] == "staging"
 
 
-@pytest.mark.parametrize("tool", CLUSTER_SCOPED_TOOLS)
+@pytest.mark.parametrize("tool", [*CLUSTER_SCOPED_TOOLS, *NODE_WRITES])
 async def test_the_gateway_allowlist_leaves_cluster_scoped_actions_to_the_policy(
     open_gateway: GatewayFactory, opa_stub: OpaStub, tool: str
 ) -> None:
     """describe_pv also reads the volume's own events where Kubernetes records them, in `default`."""
-    gateway = await open_gateway(opa_url=opa_stub.url, namespaces=["staging"])
+    mode = "readwrite" if tool in NODE_WRITES else "readonly"
+    gateway = await open_gateway(opa_url=opa_stub.url, namespaces=["staging"], mode=mode)
 
     await gateway.ok(tool, arguments_for(tool))
 
@@ -156,8 +159,8 @@ async def test_a_dry_run_gateway_runs_every_write_as_a_server_dry_run(
 
     result = await gateway.ok(tool, arguments_for(tool, dry_run=asked))
 
-    [(method, kwargs)] = gateway.kube.calls
-    assert (method, kwargs["dry_run"]) == (KUBE_METHOD[tool], "All")
+    [(method, kwargs)] = gateway.kube.mutations
+    assert (method, kwargs["dry_run"]) == (WRITE_METHOD[tool], "All")
     assert result["dry_run"] is True
     [document] = opa_stub.decision_inputs
     assert document["gateway"]["dry_run"] is True

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.support import PDB, SECRET_SENTINEL, Harness, OpaStub
+from tests.fakes.kube import PDB, SECRET_SENTINEL
+from tests.fakes.opa import OpaStub
+from tests.gateways import Harness
 
 PDBS = {"group": "policy", "version": "v1"}
 

@@ -12,20 +12,21 @@ import mcp_types
 import pytest
 from fastmcp import Client
 
-from tests.conftest import GatewayFactory
-from tests.support import (
+from tests.catalog import (
     ALL_TOOLS,
     APPROVAL_TOOLS,
     CLUSTER,
     CLUSTER_SCOPED_TOOLS,
-    PAGE_TOKEN,
+    NODE_WRITES,
     READ_TOOLS,
     WRITE_TOOLS,
-    Harness,
-    OpaStub,
     arguments_for,
     expected_digest,
 )
+from tests.conftest import GatewayFactory
+from tests.fakes.kube import PAGE_TOKEN
+from tests.fakes.opa import OpaStub
+from tests.gateways import Harness
 
 RFC3339_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
 # What FastMCP's client announces in `initialize` when not told otherwise.
@@ -316,8 +317,9 @@ async def test_the_listing_input_describes_the_whole_catalog(open_gateway: Gatew
         assert (action["namespace"], action["name"]) == (None, None)
         assert action["write"] is (entry["tool"]["name"] in WRITE_TOOLS)
         assert entry["tool"]["read_only"] is not action["write"]
-        assert action["cluster_scoped"] is (entry["tool"]["name"] in {*CLUSTER_SCOPED_TOOLS, *APPROVAL_TOOLS})
-        assert action["verb"] in ({"patch"} if action["write"] else {"get", "list"})
+        cluster_scoped = {*CLUSTER_SCOPED_TOOLS, *NODE_WRITES, *APPROVAL_TOOLS}
+        assert action["cluster_scoped"] is (entry["tool"]["name"] in cluster_scoped)
+        assert action["verb"] in ({"patch", "delete"} if action["write"] else {"get", "list"})
 
 
 @pytest.mark.parametrize(
@@ -347,8 +349,9 @@ async def test_tool_annotations_match_the_catalog(gateway: Harness) -> None:
         hints = tool.annotations
         assert hints is not None
         assert hints.read_only_hint is (name in READ_TOOLS)
-        assert hints.destructive_hint is (name in WRITE_TOOLS)
-        assert hints.idempotent_hint is (name != "restart_deployment")
+        # cordon and uncordon only mark a node; the other writes replace or remove pods
+        assert hints.destructive_hint is (name in WRITE_TOOLS and name not in NODE_WRITES)
+        assert hints.idempotent_hint is (name not in {"restart_deployment", "rollout_undo", "delete_pod"})
         assert hints.open_world_hint is False
 
 

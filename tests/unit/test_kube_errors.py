@@ -8,18 +8,12 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import KubeError
+from tests.catalog import KUBE_METHOD, arguments_for
 from tests.conftest import GatewayFactory
-from tests.support import (
-    KUBE_METHOD,
-    TRACEBACK_MARKERS,
-    Harness,
-    OpaStub,
-    Reply,
-    StubHttpServer,
-    arguments_for,
-    passthrough_kube,
-    write_kubeconfig,
-)
+from tests.fakes.http import Reply, StubHttpServer
+from tests.fakes.kube import passthrough_kube, write_kubeconfig
+from tests.fakes.opa import OpaStub
+from tests.gateways import TRACEBACK_MARKERS, Harness
 
 CANNED_ERRORS = [
     KubeError('Kubernetes API not found (404): pods "web-1" not found', status=404),

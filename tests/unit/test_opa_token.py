@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import GATEWAY_BIN
+from tests.gateways import GATEWAY_BIN
 
 SENTINEL = "SENTINEL-opa-token-value"
 

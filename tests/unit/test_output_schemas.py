@@ -18,7 +18,10 @@ from jsonschema import Draft202012Validator
 
 from gateway.catalog import Catalog
 from gateway.server import register_tools
-from tests.support import ALL_TOOLS, NO_APPROVAL, WRITE_TOOLS, CountingKube, Harness, OpaStub, arguments_for, decision
+from tests.catalog import ALL_TOOLS, WRITE_TOOLS, arguments_for
+from tests.fakes.kube import CountingKube
+from tests.fakes.opa import NO_APPROVAL, OpaStub, decision
+from tests.gateways import Harness
 
 Schema = dict[str, Any]
 APPROVAL = {**NO_APPROVAL, "required": True, "approvers": ["group:sre-leads"], "count": 1, "ttl_seconds": 900}

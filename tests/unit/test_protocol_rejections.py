@@ -10,7 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.support import raw_stdio, read_audit, served_env, write_kubeconfig
+from tests.fakes.kube import write_kubeconfig
+from tests.gateways import raw_stdio, read_audit, served_env
 
 INVALID_PARAMS = -32602
 

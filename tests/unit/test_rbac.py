@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from gateway import cli
+from gateway.binaries import REPO_ROOT
 from gateway.catalog import Catalog
-from gateway.sandbox.binaries import REPO_ROOT
-from tests.support import policy_copy
+from tests.fakes.opa import policy_copy
 
 RBAC_YAML = REPO_ROOT / "deploy" / "rbac.yaml"
 SUBJECT = {"kind": "ServiceAccount", "name": "k8s-mcp-gateway", "namespace": "k8s-mcp-gateway"}
@@ -27,7 +27,7 @@ NAMESPACED_RULES = {
     ("", "configmaps"): READ,
     ("", "events"): ["list"],
     ("", "persistentvolumeclaims"): READ,
-    ("", "pods"): READ,
+    ("", "pods"): ["delete", "get", "list"],
     ("", "pods/log"): ["get"],
     ("", "services"): READ,
     ("apps", "daemonsets"): READ,
@@ -41,7 +41,7 @@ NAMESPACED_RULES = {
     ("discovery.k8s.io", "endpointslices"): ["list"],
     ("networking.k8s.io", "ingresses"): READ,
 }
-CLUSTER_RULES = {("", "namespaces"): ["list"], ("", "nodes"): READ}
+CLUSTER_RULES = {("", "namespaces"): ["list"], ("", "nodes"): ["get", "list", "patch"]}
 VOLUMES = {("", "persistentvolumes"): READ}
 FIXED_NAMESPACE_ROLE = "k8s-mcp-gateway-fixed-namespace"
 
@@ -102,7 +102,12 @@ def test_the_shipped_policy_binds_the_tool_verbs_only_in_its_namespaces() -> Non
     assert find(objects, "Role") == []
     text = RBAC_YAML.read_text()
     assert needed_by(text, "endpointslices") == ["list_services", "describe_service"]
-    assert needed_by(text, "replicasets") == ["list_replicasets", "describe_replicaset", "rollout_history"]
+    assert needed_by(text, "replicasets") == [
+        "list_replicasets",
+        "describe_replicaset",
+        "rollout_history",
+        "rollout_undo",
+    ]
     assert {name for name in needed_by(text, "events") if name.startswith("describe_")} == {
         entry.name for entry in Catalog() if entry.name.startswith("describe_") and entry.name != "describe_pv"
     }
@@ -134,8 +139,9 @@ def test_nothing_beyond_what_the_tools_call() -> None:
 
     assert not resources & {"secrets", "pods/exec", "pods/attach", "pods/portforward", "*"}
     assert not resources & {"serviceaccounts/token", "roles", "rolebindings", "clusterroles", "clusterrolebindings"}
-    assert verbs <= {"get", "list", "patch"}
-    assert writes == {"deployments", "deployments/scale"}
+    assert verbs <= {"get", "list", "patch", "delete"}
+    assert writes == {"deployments", "deployments/scale", "pods", "nodes"}
+    assert [rule["resources"] for rule in rules if "delete" in rule["verbs"]] == [["pods"]]
     assert all("*" not in rule["apiGroups"] and "resourceNames" not in rule for rule in rules)
 
 
@@ -189,10 +195,33 @@ def test_cluster_scoped_reads_are_those_of_the_policy_data_that_a_tool_makes(
     cluster_reads: list[str],
     expected: dict[tuple[str, str], list[str]],
 ) -> None:
-    _, objects = generated(capsys, tmp_path, cluster_reads=cluster_reads)
+    _, objects = generated(capsys, tmp_path, cluster_reads=cluster_reads, cluster_writes=[])
 
     assert role(objects, "k8s-mcp-gateway") == expected
     assert role(objects, "k8s-mcp-gateway-namespaced") == NAMESPACED_RULES
+
+
+@pytest.mark.parametrize(
+    ("cluster_writes", "expected"),
+    [
+        # cordon and uncordon patch a node; their previews read it, even where no read tool may
+        (["nodes"], {("", "nodes"): ["get", "patch"]}),
+        ([], {}),
+        # no tool writes namespaces or PersistentVolumes: listing them grants nothing
+        (["namespaces", "persistentvolumes"], {}),
+    ],
+)
+def test_cluster_scoped_writes_are_those_of_the_policy_data_that_a_tool_makes(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    cluster_writes: list[str],
+    expected: dict[tuple[str, str], list[str]],
+) -> None:
+    text, objects = generated(capsys, tmp_path, cluster_reads=[], cluster_writes=cluster_writes)
+
+    assert role(objects, "k8s-mcp-gateway") == expected
+    if expected:
+        assert needed_by(text, "nodes") == ["cordon_node", "uncordon_node"]
 
 
 @pytest.mark.parametrize(
@@ -206,6 +235,7 @@ def test_cluster_scoped_reads_are_those_of_the_policy_data_that_a_tool_makes(
         ),
         ({"namespaces": ["Prod"]}, """mcp.config.namespaces[0]: 'Prod' is not a DNS-1123 label (or "*")"""),
         ({"cluster_reads": {"nodes": True}}, "mcp.config.cluster_reads must be a list of strings"),
+        ({"cluster_writes": "nodes"}, "mcp.config.cluster_writes must be a list of strings"),
     ],
 )
 def test_a_malformed_setting_is_an_error_naming_it(
@@ -242,7 +272,7 @@ def test_an_unreadable_policy_data_file_is_an_error_naming_it(
 def test_volume_events_are_read_in_default_through_its_binding_when_default_is_allowed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    text, objects = generated(capsys, tmp_path, cluster_reads=["persistentvolumes"])
+    text, objects = generated(capsys, tmp_path, cluster_reads=["persistentvolumes"], cluster_writes=[])
 
     assert role(objects, "k8s-mcp-gateway") == VOLUMES
     assert role(objects, "k8s-mcp-gateway-namespaced") == NAMESPACED_RULES

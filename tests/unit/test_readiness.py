@@ -11,22 +11,17 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
 from gateway.readiness import PROBE_PRINCIPAL
+from tests.catalog import STUB_OPA_URL
 from tests.conftest import GatewayFactory
-from tests.support import (
-    STUB_OPA_URL,
-    Harness,
-    OpaStub,
-    Reply,
-    StubHttpServer,
-    decision,
-    opa_answer,
-    passthrough_kube,
-    write_kubeconfig,
-)
+from tests.fakes.http import Reply, StubHttpServer
+from tests.fakes.kube import passthrough_kube, write_kubeconfig
+from tests.fakes.opa import OpaStub, decision, opa_answer
+from tests.gateways import Harness
 
 READY = {"status": "ready", "checks": {"opa": "ok", "kubernetes": "ok"}}
 
@@ -101,8 +96,8 @@ async def test_the_probe_asks_a_fixed_well_formed_decision_and_calls_no_tool(
 @pytest.mark.parametrize(
     "answer",
     [
-        httpx.ConnectError,
-        httpx.ReadTimeout,
+        httpcore.ConnectError,
+        httpcore.ReadTimeout,
         httpx.Response(500, json={"code": "internal_error", "message": "eval_conflict_error at authz.rego:42"}),
         httpx.Response(200, text="<html>proxy error</html>"),
         httpx.Response(200, json={}),
@@ -126,7 +121,7 @@ async def test_not_ready_when_opa_gives_no_decision(
 async def test_liveness_stays_up_while_not_ready(
     gateway: Harness, opa_stub: OpaStub, get: Callable[[Harness, str], Any]
 ) -> None:
-    opa_stub.break_route(opa_stub.decision_route, httpx.ConnectError)
+    opa_stub.break_route(opa_stub.decision_route, httpcore.ConnectError)
 
     assert (await get(gateway, "/readyz")).status_code == 503
     healthz = await get(gateway, "/healthz")

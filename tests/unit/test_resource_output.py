@@ -1,6 +1,6 @@
 """What the workload, network, storage and config tools show: the right status shapes, compactly.
 
-Through the MCP client, in front of the fake kube's canned objects (tests/support.py): template
+Through the MCP client, in front of the fake kube's canned objects (tests/fakes/kube.py): template
 containers are recipes without state, a pod's init and ephemeral containers carry theirs, owners
 let an agent walk Pod -> ReplicaSet -> Deployment, lists page, and ConfigMap values never show.
 """
@@ -11,17 +11,11 @@ import json
 from typing import Any
 
 import pytest
-from kubernetes.client import V1Pod, V1PodList, V1ServiceList
+from kubernetes.client import V1Pod, V1ServiceList
 
-from tests.support import (
-    LIST_TOOLS,
-    PAGE_TOKEN,
-    SECRET_SENTINEL,
-    T0,
-    Harness,
-    arguments_for,
-    canned_page,
-)
+from tests.catalog import LIST_TOOLS, arguments_for
+from tests.fakes.kube import PAGE_TOKEN, SECRET_SENTINEL, T0, canned_page
+from tests.gateways import Harness
 
 RUNNING_STATE = {"ready", "restarts", "state", "last_state"}
 
@@ -188,7 +182,7 @@ async def test_describe_pod_shows_init_and_ephemeral_containers_with_their_state
     ids=["init crash loop", "init exit code", "init reason", "init progress", "sidecar", "running", "done", "evicted"],
 )
 async def test_list_pods_shows_the_status_kubectl_shows(gateway: Harness, manifest: dict[str, Any], shown: str) -> None:
-    gateway.kube.responses["list_namespaced_pod"] = V1PodList.from_dict({"items": [manifest]})
+    gateway.kube.responses["list_namespaced_pod"] = {"items": [manifest]}
 
     [row] = (await gateway.ok("list_pods"))["pods"]
 

@@ -13,8 +13,10 @@ from gateway import __version__, cli
 from gateway.auth import AuthConfigError
 from gateway.server import Gateway
 from gateway.settings import Settings
+from tests.catalog import CLUSTER
 from tests.conftest import GatewayFactory
-from tests.support import CLUSTER, CountingKube, OpaStub, write_kubeconfig
+from tests.fakes.kube import CountingKube, write_kubeconfig
+from tests.fakes.opa import OpaStub
 
 GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
 

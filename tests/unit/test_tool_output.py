@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from tests.support import KUBE_READ_TOOLS, SECRET_SENTINEL, Harness, arguments_for
+from tests.catalog import KUBE_READ_TOOLS, arguments_for
+from tests.fakes.kube import SECRET_SENTINEL
+from tests.gateways import Harness
 
 
 @pytest.mark.parametrize("tool", KUBE_READ_TOOLS)

@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
-from tests.support import (
+from tests.catalog import (
     ALL_TOOLS,
     LIST_TOOLS,
     NAME_ARGUMENT,
     NAMESPACED_TOOLS,
     READ_TOOLS,
     VALID_ARGUMENTS,
-    Harness,
-    OpaStub,
     arguments_for,
 )
+from tests.fakes.opa import OpaStub
+from tests.gateways import Harness
 
 LABEL_RULE = "must be a DNS-1123 label"
 SUBDOMAIN_RULE = "must be a DNS-1123 subdomain"

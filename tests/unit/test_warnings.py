@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from gateway.guard import WARNINGS_META
-from tests.support import ALLOW, Harness, OpaStub, decision, opa_answer
+from tests.fakes.opa import ALLOW, OpaStub, decision, opa_answer
+from tests.gateways import Harness
 
 WARNING = "rule x (warn mode): this call will be denied once enforced"
 APPROVAL = {"required": True, "approvers": ["group:sre"], "count": 1, "ttl_seconds": 900, "kinds": ["review"]}

@@ -13,7 +13,7 @@ seed contains, and why:
 - `staging/api-*` pods take `DATABASE_PASSWORD` from the Secret `staging/api-db-credentials`, whose
   value is `SECRET_VALUE`: tests grep every gateway answer for it to prove secrets never leak;
 - nodes `node-1` (Ready) and `node-2` (NotReady, cordoned), both pointing their kubelet endpoint
-  at the fake kubelet (`gateway.sandbox.kubelet`) so `pods/log` works;
+  at the fake kubelet (`k8s_mcp_sandbox.kubelet`) so `pods/log` works;
 - events in `staging` for the crash-looping pod (`Normal Scheduled`, `Normal Pulled`,
   `Warning BackOff`);
 - a ReplicaSet (revision 1) under each deployment, owning its pods, so Pod -> ReplicaSet ->
@@ -22,7 +22,7 @@ seed contains, and why:
   ReplicaSet's pod is stuck in `Init:CrashLoopBackOff` (init container `migrate`, exit code 1),
   revision 1 scaled to 0, the progress deadline exceeded, events on all three, and the Service
   `checkout` without endpoints;
-- the rest of the application in `staging` (`gateway.sandbox.application`): Services with their
+- the rest of the application in `staging` (`k8s_mcp_sandbox.application`): Services with their
   EndpointSlices, an Ingress, an HPA, a StatefulSet with a claim bound to a PersistentVolume, a
   DaemonSet, a CronJob with its finished Job, a failed Job, and a ConfigMap holding
   `CONFIGMAP_VALUE`, which like `SECRET_VALUE` no gateway answer may contain.
@@ -43,12 +43,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
+from kubernetes.client import ApiClient
 
-from gateway.sandbox import objects
-from gateway.sandbox.application import Backend, application_events, seed_application
-from gateway.sandbox.kubelet import LogRequest
-from gateway.sandbox.objects import Manifest
+from k8s_mcp_sandbox import objects
+from k8s_mcp_sandbox.application import Backend, application_events, seed_application
+from k8s_mcp_sandbox.kubelet import LogRequest
+from k8s_mcp_sandbox.objects import Manifest
 
 NAMESPACES = ("default", "staging", "prod", "kube-system")
 SECRET_NAME = "api-db-credentials"
@@ -169,27 +169,25 @@ def seed(api_client: ApiClient, *, kubelet_port: int = 10250, now: datetime | No
     times), so ages look recent; it defaults to the current time.
     """
     at = now or datetime.now(UTC)
-    core = CoreV1Api(api_client)
-    apps = AppsV1Api(api_client)
     for namespace in NAMESPACES:
-        _seed_namespace(core, namespace)
+        _seed_namespace(api_client, namespace)
     for node in NODES:
-        _seed_node(core, node, kubelet_port=kubelet_port, at=at)
-    objects.apply(objects.Kind(core, "secret"), _secret())
+        _seed_node(api_client, node, kubelet_port=kubelet_port, at=at)
+    objects.apply(api_client, _secret())
     for deployment in DEPLOYMENTS:
-        stored = _seed_deployment(apps, deployment)
+        stored = _seed_deployment(api_client, deployment)
         owner = objects.apply(
-            objects.Kind(apps, "replica_set"),
+            api_client,
             _replica_set_of(deployment, stored),
             status=_rs_status(deployment),
             observed=True,
         )
         for index, pod in enumerate(deployment.pods):
-            _seed_pod(core, deployment, pod, owner=owner, started=at - timedelta(hours=2, minutes=index))
-    _seed_broken_rollout(core, apps, at)
+            _seed_pod(api_client, deployment, pod, owner=owner, started=at - timedelta(hours=2, minutes=index))
+    _seed_broken_rollout(api_client, at)
     seed_application(api_client, at, backends=_backends())
     for event in [*_events(at), *_rollout_events(at), *application_events(at)]:
-        objects.apply(objects.Kind(core, "event"), event)
+        objects.apply(api_client, event)
 
 
 def _backends() -> dict[str, list[Backend]]:
@@ -232,8 +230,8 @@ def _namespace(name: str) -> Manifest:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
-def _metadata_only(name: str) -> Manifest:
-    return {"metadata": {"name": name}}
+def _service_account(name: str, namespace: str) -> Manifest:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}
 
 
 def _secret() -> Manifest:
@@ -674,11 +672,11 @@ def _init_crash_status(started: datetime) -> Manifest:
     }
 
 
-def _seed_broken_rollout(core: CoreV1Api, apps: AppsV1Api, at: datetime) -> None:
+def _seed_broken_rollout(api_client: ApiClient, at: datetime) -> None:
     namespace, name = BROKEN_ROLLOUT
     deployment = _deployment_manifest(namespace, name, replicas=1, spec=_checkout_spec("1.5.0"), revision=2)
     deployment["spec"]["strategy"] = {"type": "Recreate"}
-    stored = objects.apply(objects.Kind(apps, "deployment"), deployment, status=_checkout_status(), observed=True)
+    stored = objects.apply(api_client, deployment, status=_checkout_status(), observed=True)
     sets = {}
     for replica_set, (revision, version, replicas) in _CHECKOUT_VERSIONS.items():
         manifest = _replica_set(
@@ -691,9 +689,9 @@ def _seed_broken_rollout(core: CoreV1Api, apps: AppsV1Api, at: datetime) -> None
             owner=stored,
         )
         status = {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": 0, "availableReplicas": 0}
-        sets[replica_set] = objects.apply(objects.Kind(apps, "replica_set"), manifest, status=status, observed=True)
+        sets[replica_set] = objects.apply(api_client, manifest, status=status, observed=True)
     objects.apply(
-        objects.Kind(core, "pod"),
+        api_client,
         _init_crash_pod(sets[BROKEN_REPLICASET]),
         status=_init_crash_status(at - timedelta(minutes=12)),
         immutable=True,
@@ -891,37 +889,33 @@ _LOG_WRITERS: dict[str, Callable[[DeploymentSeed, PodSeed], list[str]]] = {
 
 
 def ensure_namespace(api_client: ApiClient, namespace: str) -> None:
-    """Create `namespace` as `seed()` does, if it is missing (for RBAC bound before seeding)."""
-    _seed_namespace(CoreV1Api(api_client), namespace)
+    """Apply `namespace` as `seed()` does (for RBAC bound before seeding)."""
+    _seed_namespace(api_client, namespace)
 
 
-def _seed_namespace(core: CoreV1Api, namespace: str) -> None:
-    objects.ensure(
-        lambda: core.read_namespace(namespace), lambda: core.create_namespace(objects.raw(_namespace(namespace)))
-    )
-    objects.ensure(
-        lambda: core.read_namespaced_service_account("default", namespace),
-        lambda: core.create_namespaced_service_account(namespace, objects.raw(_metadata_only("default"))),
-    )
+def _seed_namespace(api_client: ApiClient, namespace: str) -> None:
+    """The namespace and its `default` ServiceAccount (no controller-manager makes it here)."""
+    objects.apply(api_client, _namespace(namespace))
+    objects.apply(api_client, _service_account("default", namespace))
 
 
-def _seed_node(core: CoreV1Api, node: NodeSeed, *, kubelet_port: int, at: datetime) -> None:
+def _seed_node(api_client: ApiClient, node: NodeSeed, *, kubelet_port: int, at: datetime) -> None:
     objects.apply(
-        objects.Kind(core, "node", namespaced=False),
+        api_client,
         _node(node),
         status=_node_status(node, kubelet_port=kubelet_port, at=at),
     )
 
 
-def _seed_deployment(apps: AppsV1Api, deployment: DeploymentSeed) -> Any:
-    return objects.apply(
-        objects.Kind(apps, "deployment"), _deployment(deployment), status=_deployment_status(deployment), observed=True
-    )
+def _seed_deployment(api_client: ApiClient, deployment: DeploymentSeed) -> Any:
+    return objects.apply(api_client, _deployment(deployment), status=_deployment_status(deployment), observed=True)
 
 
-def _seed_pod(core: CoreV1Api, deployment: DeploymentSeed, pod: PodSeed, *, owner: Any, started: datetime) -> None:
+def _seed_pod(
+    api_client: ApiClient, deployment: DeploymentSeed, pod: PodSeed, *, owner: Any, started: datetime
+) -> None:
     objects.apply(
-        objects.Kind(core, "pod"),
+        api_client,
         _pod(deployment, pod, owner),
         status=_pod_status(deployment, pod, started),
         immutable=True,

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from gateway.sandbox.process import Service
+from k8s_mcp_sandbox.process import Service
 
 
 @dataclass(frozen=True, slots=True)

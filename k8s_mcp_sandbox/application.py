@@ -19,16 +19,10 @@ from typing import Any
 
 from kubernetes.client import (
     ApiClient,
-    AppsV1Api,
-    AutoscalingV2Api,
-    BatchV1Api,
-    CoreV1Api,
-    DiscoveryV1Api,
-    NetworkingV1Api,
 )
 
-from gateway.sandbox import objects
-from gateway.sandbox.objects import Manifest
+from k8s_mcp_sandbox import objects
+from k8s_mcp_sandbox.objects import Manifest
 
 STAGING = "staging"
 WEB_ENDPOINT_SLICE = "web-7f2kq"
@@ -417,24 +411,21 @@ def _configmap() -> Manifest:
 def seed_application(api_client: ApiClient, at: datetime, *, backends: Mapping[str, Sequence[Backend]]) -> None:
     """Create or reset the application's objects in staging; `backends` are the pods behind the
     Services `web` and `api`, which their EndpointSlices list."""
-    core, apps, batch = CoreV1Api(api_client), AppsV1Api(api_client), BatchV1Api(api_client)
     for name, (port, target_port) in SERVICES.items():
-        objects.apply(objects.Kind(core, "service"), _service(name, port, target_port))
-    discovery = DiscoveryV1Api(api_client)
+        objects.apply(api_client, _service(name, port, target_port))
     for slice_name, app in ((WEB_ENDPOINT_SLICE, "web"), (API_ENDPOINT_SLICE, "api")):
-        objects.apply(objects.Kind(discovery, "endpoint_slice"), _endpoint_slice(slice_name, app, backends[app]))
+        objects.apply(api_client, _endpoint_slice(slice_name, app, backends[app]))
     ingress_status = {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}
-    objects.apply(objects.Kind(NetworkingV1Api(api_client), "ingress"), _ingress(), status=ingress_status)
-    autoscaling = AutoscalingV2Api(api_client)
-    objects.apply(objects.Kind(autoscaling, "horizontal_pod_autoscaler"), _hpa(), status=_hpa_status(at), observed=True)
-    objects.apply(objects.Kind(apps, "stateful_set"), _statefulset(), status=STATEFULSET_STATUS, observed=True)
-    objects.apply(objects.Kind(apps, "daemon_set"), _daemonset(), status=DAEMONSET_STATUS, observed=True)
-    claim = objects.apply(objects.Kind(core, "persistent_volume_claim"), _pvc(), status=PVC_STATUS)
-    objects.apply(objects.Kind(core, "persistent_volume", namespaced=False), _pv(claim), status={"phase": "Bound"})
-    cronjob = objects.apply(objects.Kind(batch, "cron_job"), _cronjob(), status=_cronjob_status(at))
+    objects.apply(api_client, _ingress(), status=ingress_status)
+    objects.apply(api_client, _hpa(), status=_hpa_status(at), observed=True)
+    objects.apply(api_client, _statefulset(), status=STATEFULSET_STATUS, observed=True)
+    objects.apply(api_client, _daemonset(), status=DAEMONSET_STATUS, observed=True)
+    claim = objects.apply(api_client, _pvc(), status=PVC_STATUS)
+    objects.apply(api_client, _pv(claim), status={"phase": "Bound"})
+    cronjob = objects.apply(api_client, _cronjob(), status=_cronjob_status(at))
     for job, status in _jobs(cronjob, at):
-        objects.apply(objects.Kind(batch, "job"), job, status=status, immutable=True, status_once=True)
-    objects.apply(objects.Kind(core, "config_map"), _configmap())
+        objects.apply(api_client, job, status=status, immutable=True, status_once=True)
+    objects.apply(api_client, _configmap())
 
 
 def application_events(at: datetime) -> list[Manifest]:

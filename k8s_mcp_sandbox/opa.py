@@ -6,13 +6,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gateway.binaries import find_binary
 from gateway.opa_token import DATA_FILE, TOKEN_FILE, write_token
-from gateway.sandbox.binaries import REPO_ROOT, find_binary
-from gateway.sandbox.process import ManagedProcess, Service, free_port
-
-POLICY_DIR = REPO_ROOT / "policies"
-OPA_CONFIG = REPO_ROOT / "opa" / "config.yaml"
-API_AUTHZ = REPO_ROOT / "opa" / "system" / "authz" / "authz.rego"
+from k8s_mcp_sandbox.process import ManagedProcess, Service, free_port
+from k8s_mcp_sandbox.project import API_AUTHZ, OPA_CONFIG, POLICY_DIR
 
 
 class OpaServer(Service):

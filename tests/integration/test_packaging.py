@@ -26,13 +26,16 @@ import yaml
 from pydantic import ValidationError
 
 from gateway import __version__
+from gateway.binaries import REPO_ROOT, find_binary
 from gateway.opa_token import DATA_FILE, TOKEN_FILE, read_token_file
 from gateway.readiness import CHECK_TIMEOUT
-from gateway.sandbox.binaries import REPO_ROOT, find_binary
-from gateway.sandbox.opa import API_AUTHZ
-from gateway.sandbox.process import ManagedProcess, free_port
 from gateway.settings import Settings
-from tests.support import GATEWAY_BIN, policy_input
+from k8s_mcp_sandbox.process import ManagedProcess, free_port
+from k8s_mcp_sandbox.project import API_AUTHZ
+from tests.fakes.opa import policy_input
+from tests.gateways import GATEWAY_BIN
+
+pytestmark = pytest.mark.integration
 
 NAMESPACE = "k8s-mcp-gateway"
 SETTING_VARIABLES = {f"K8S_MCP_{name.upper()}" for name in Settings.model_fields}
@@ -650,7 +653,9 @@ def write_configmap_volume(directory: Path, data: dict[str, str]) -> None:
 
 
 # A read the shipped policy data allows: decided `allow` only if policies/data.json was loaded.
-LIST_PODS_IN_STAGING = policy_input({"verb": "list", "resource": "pods", "namespace": "staging", "write": False})
+LIST_PODS_IN_STAGING = policy_input(
+    {"verb": "list", "resource": "pods", "namespace": "staging", "write": False}, tool="list_pods"
+)
 
 
 @pytest.mark.integration

@@ -20,8 +20,8 @@ policies/data.json: RoleBindings only in the namespaces the policy allows); `gat
 holds a TokenRequest token for it, so the end-to-end suite runs with production permissions, not
 admin.
 
-Certificates: one throwaway EC CA (made with `cryptography`) signs the apiserver's and the fake
-kubelet's serving certificates, so every TLS hop is verified, the CA is known before the
+Certificates (`pki.py`): one throwaway EC CA signs the apiserver's and the fake kubelet's serving
+certificates, so every TLS hop is verified, the CA is known before the
 apiserver starts, and nothing needs `--kubelet-insecure...`-style switches.
 
 Teardown: `stop()` is idempotent and runs from `__exit__`, from `atexit`, and on SIGTERM (turned
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import datetime as dt
 import ipaddress
 import json
 import os
@@ -54,21 +53,17 @@ from types import FrameType
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes import client as k8s
 from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config import new_client_from_config
 
-from gateway.sandbox import seed as seed_data
-from gateway.sandbox.binaries import REPO_ROOT, BinaryNotFoundError, find_binary
-from gateway.sandbox.kubelet import FakeKubelet
-from gateway.sandbox.process import ManagedProcess, ProcessStartError, Service, free_port
+from gateway.binaries import BinaryNotFoundError, find_binary
+from k8s_mcp_sandbox import objects, pki
+from k8s_mcp_sandbox import seed as seed_data
+from k8s_mcp_sandbox.kubelet import FakeKubelet
+from k8s_mcp_sandbox.process import ManagedProcess, ProcessStartError, Service, free_port
+from k8s_mcp_sandbox.project import DEPLOY_DIR
 
-DEPLOY_DIR = REPO_ROOT / "deploy"
 GATEWAY_MANIFESTS = ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")
 """Applied from `deploy/` in this order; the same files `deploy/kustomization.yaml` lists."""
 
@@ -331,7 +326,7 @@ class LocalCluster(Service):
         return _client_from(self.gateway_kubeconfig, GATEWAY_CONTEXT)
 
     def seed(self) -> None:
-        """Load the demo data set (`gateway.sandbox.seed`), nodes pointing at the fake kubelet."""
+        """Load the demo data set (`k8s_mcp_sandbox.seed`), nodes pointing at the fake kubelet."""
         with self.admin_client() as admin:
             seed_data.seed(admin, kubelet_port=self.kubelet.port)
 
@@ -354,8 +349,8 @@ class LocalCluster(Service):
 
         The admin kubeconfig is written once the apiserver's port is chosen.
         """
-        ca_key, ca_cert = _make_ca()
-        _write_cert(self._path("ca.crt"), ca_cert)
+        ca = pki.issue("k8s-mcp-gateway sandbox CA")
+        self._path("ca.crt").write_bytes(ca.certificate_pem)
         apiserver_names = [
             "localhost",
             "kubernetes",
@@ -364,20 +359,12 @@ class LocalCluster(Service):
             "kubernetes.default.svc.cluster.local",
         ]
         service_ip = str(next(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE).hosts()))
-        for name, dns, ips in (
-            ("apiserver", apiserver_names, [_LOOPBACK, service_ip]),
-            ("kubelet", ["localhost", *(n.name for n in seed_data.NODES)], [_LOOPBACK]),
-        ):
-            key, cert = _issue(ca_key, ca_cert, common_name=name, dns=dns, ips=ips)
-            _write_key(self._path(f"{name}.key"), key)
-            _write_cert(self._path(f"{name}.crt"), cert)
-        sa_key = ec.generate_private_key(ec.SECP256R1())
-        _write_key(self._path("sa.key"), sa_key)
-        self._path("sa.pub").write_bytes(
-            sa_key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+        pki.issue("apiserver", issuer=ca, dns=apiserver_names, ips=[_LOOPBACK, service_ip]).write(
+            self.workdir, "apiserver"
         )
+        kubelet_names = ["localhost", *(node.name for node in seed_data.NODES)]
+        pki.issue("kubelet", issuer=ca, dns=kubelet_names, ips=[_LOOPBACK]).write(self.workdir, "kubelet")
+        pki.write_signing_key(self._path("sa.key"), self._path("sa.pub"))
         tokens = self._path("tokens.csv")
         tokens.write_text(f'{self._admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
         tokens.chmod(0o600)
@@ -519,47 +506,6 @@ def _child_env() -> dict[str, str]:
 
 # --- manifests and tokens ---------------------------------------------------------------------
 
-Creator = Callable[[ApiClient, dict[str, Any]], Any]
-
-
-def _creators() -> dict[tuple[str, str], tuple[Creator, Callable[[ApiClient, dict[str, Any]], Any]]]:
-    """(apiVersion, kind) -> (create, replace) for the kinds deploy/ uses; unknown kinds are errors."""
-
-    def ns(body: dict[str, Any]) -> str:
-        return str(body["metadata"].get("namespace") or "default")
-
-    def name(body: dict[str, Any]) -> str:
-        return str(body["metadata"]["name"])
-
-    core, rbac = k8s.CoreV1Api, k8s.RbacAuthorizationV1Api
-    rbac_v1 = "rbac.authorization.k8s.io/v1"
-    return {
-        ("v1", "Namespace"): (
-            lambda c, b: core(c).create_namespace(b),
-            lambda c, b: core(c).replace_namespace(name(b), b),
-        ),
-        ("v1", "ServiceAccount"): (
-            lambda c, b: core(c).create_namespaced_service_account(ns(b), b),
-            lambda c, b: core(c).replace_namespaced_service_account(name(b), ns(b), b),
-        ),
-        (rbac_v1, "ClusterRole"): (
-            lambda c, b: rbac(c).create_cluster_role(b),
-            lambda c, b: rbac(c).replace_cluster_role(name(b), b),
-        ),
-        (rbac_v1, "ClusterRoleBinding"): (
-            lambda c, b: rbac(c).create_cluster_role_binding(b),
-            lambda c, b: rbac(c).replace_cluster_role_binding(name(b), b),
-        ),
-        (rbac_v1, "Role"): (
-            lambda c, b: rbac(c).create_namespaced_role(ns(b), b),
-            lambda c, b: rbac(c).replace_namespaced_role(name(b), ns(b), b),
-        ),
-        (rbac_v1, "RoleBinding"): (
-            lambda c, b: rbac(c).create_namespaced_role_binding(ns(b), b),
-            lambda c, b: rbac(c).replace_namespaced_role_binding(name(b), ns(b), b),
-        ),
-    }
-
 
 def load_manifests(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
     """The YAML documents of `paths`, in order, skipping empty documents."""
@@ -575,19 +521,9 @@ def _binding_namespaces(paths: Iterable[Path]) -> list[str]:
 
 
 def apply_manifests(api_client: ApiClient, paths: Iterable[Path]) -> None:
-    """Create each object, or replace it if it exists: `kubectl apply` for our few kinds."""
-    table = _creators()
+    """Server-side apply each object of `paths`, in order: `kubectl apply --server-side` for deploy/."""
     for body in load_manifests(paths):
-        key = (body.get("apiVersion", ""), body.get("kind", ""))
-        if key not in table:
-            raise ValueError(f"apply_manifests: unsupported kind {key[1]!r} ({key[0]})")
-        create, replace = table[key]
-        try:
-            create(api_client, body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-            replace(api_client, body)
+        objects.apply(api_client, body)
 
 
 def _request_token(api_client: ApiClient, namespace: str, service_account: str) -> str:
@@ -616,79 +552,6 @@ def _write_kubeconfig(path: Path, *, server: str, ca_pem: bytes, user: str, toke
     }
     path.touch(mode=0o600)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-# --- certificates -----------------------------------------------------------------------------
-
-_Key = ec.EllipticCurvePrivateKey
-
-
-def _make_ca() -> tuple[_Key, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "k8s-mcp-gateway sandbox CA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _issue(
-    ca_key: _Key, ca_cert: x509.Certificate, *, common_name: str, dns: list[str], ips: list[str]
-) -> tuple[_Key, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
-    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _write_key(path: Path, key: _Key) -> None:
-    path.touch(mode=0o600)
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-
-
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _audit_matches(

@@ -17,8 +17,16 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.sandbox.binaries import REPO_ROOT, find_binary
-from tests.unit.test_packaging import container, generated_configmap, opa_flag, packaging_check, volume_mounted_at
+from gateway.binaries import REPO_ROOT, find_binary
+from tests.integration.test_packaging import (
+    container,
+    generated_configmap,
+    opa_flag,
+    packaging_check,
+    volume_mounted_at,
+)
+
+pytestmark = pytest.mark.integration
 
 REMOTE_CONFIG = REPO_ROOT / "opa" / "remote.yaml"
 

@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -31,10 +33,12 @@ from fastmcp import Client
 from kubernetes.client import AppsV1Api
 
 from gateway.auth import issue_tokens
-from gateway.sandbox.cluster import LocalCluster
-from gateway.sandbox.opa import POLICY_DIR, OpaServer
-from gateway.sandbox.process import ManagedProcess, free_port
-from gateway.sandbox.seed import CRASHLOOP_POD
+from gateway.binaries import BinaryNotFoundError
+from k8s_mcp_sandbox.cluster import ClusterStartError, LocalCluster
+from k8s_mcp_sandbox.opa import OpaServer
+from k8s_mcp_sandbox.process import ManagedProcess, ProcessStartError, free_port
+from k8s_mcp_sandbox.project import POLICY_DIR
+from k8s_mcp_sandbox.seed import CRASHLOOP_POD
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,15 +286,70 @@ def _connect_help(stack: Stack) -> str:
     )
 
 
-def run_demo(*, once: bool) -> None:
-    with tempfile.TemporaryDirectory(prefix="k8s-mcp-demo-") as tmp, running_stack(Path(tmp)) as stack:
-        asyncio.run(run_script(stack))
-        if once:
-            return
+class _CtrlC:
+    """The demo's SIGINT handler, installed before the stack starts.
+
+    While the stack starts or waits at the prompt, Ctrl-C raises KeyboardInterrupt, which unwinds
+    through `running_stack`. While the script runs in the event loop, it cancels the script
+    instead, and KeyboardInterrupt is raised once the loop is back: an interrupt never lands in
+    the middle of handing the loop its script.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._in_loop = False
+        self._script: asyncio.Task[None] | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.pressed = True
+        if not self._in_loop:
+            raise KeyboardInterrupt
+        if self._script is not None:
+            self._script.get_loop().call_soon_threadsafe(self._script.cancel)
+
+    def run(self, runner: asyncio.Runner, stack: Stack) -> None:
+        """Run the script in `runner`'s loop; raise KeyboardInterrupt if Ctrl-C cut it short."""
+        self._in_loop = True
         try:
-            # Inside the try: a Ctrl-C sent as soon as the prompt appears must stop cleanly too.
+            runner.run(self._cancellable(stack))
+        except asyncio.CancelledError:
+            if not self.pressed:
+                raise
+        finally:
+            self._in_loop, self._script = False, None
+        if self.pressed:
+            raise KeyboardInterrupt
+
+    async def _cancellable(self, stack: Stack) -> None:
+        self._script = asyncio.current_task()
+        if not self.pressed:
+            await run_script(stack)
+
+
+def run_demo(*, once: bool) -> None:
+    """Start the stack, run the script, then keep the stack up until Ctrl-C (unless `once`).
+
+    Ctrl-C at any point, while the stack starts, during the script or at the prompt, unwinds
+    through `running_stack`, the one place that stops the gateway, OPA and the cluster. The
+    script's event loop is made before the stack starts and closed after it stops.
+    """
+    ctrl_c = _CtrlC()
+    previous = signal.signal(signal.SIGINT, ctrl_c)
+    try:
+        with (
+            asyncio.Runner() as runner,
+            tempfile.TemporaryDirectory(prefix="k8s-mcp-demo-") as tmp,
+            running_stack(Path(tmp)) as stack,
+        ):
+            ctrl_c.run(runner, stack)
+            if once:
+                return
             _out(_connect_help(stack))
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            _out("\nStopping.")
+    except KeyboardInterrupt:
+        _out("\nStopped: the gateway, OPA and the cluster are down.")
+    except (BinaryNotFoundError, ClusterStartError, ProcessStartError) as exc:
+        raise SystemExit(f"the demo could not start its stack: {exc}") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
