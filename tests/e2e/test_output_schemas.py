@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from gateway.sandbox import application
+from k8s_mcp_sandbox import application
 from k8s_mcp_sandbox.cluster import GATEWAY_USER, LocalCluster
-from tests.catalog import ALL_TOOLS
+from tests.catalog import ALL_TOOLS, WRITE_TOOLS
 from tests.gateways import Served, error_text
 
 pytestmark = pytest.mark.e2e
@@ -52,6 +52,7 @@ SHIPPED_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("get_resource", {"group": "apps", "version": "v1", "kind": "deployments", "name": "web", **STAGING}),
     ("list_resources", {"group": "", "version": "v1", "kind": "Namespace"}),
     ("list_my_approvals", {}),
+    ("my_permissions", {}),
 ]
 
 
@@ -83,9 +84,7 @@ async def test_every_read_answers_what_its_schema_says(served: Served) -> None:
             ("describe_replicaset", {"replicaset_name": replicaset, **STAGING}),
         ],
     )
-    assert called == set(ALL_TOOLS) - {"list_pvs", "describe_pv", "restart_deployment", "scale_deployment"} - {
-        "get_approval"
-    }
+    assert called == set(ALL_TOOLS) - {"list_pvs", "describe_pv", "get_approval"} - set(WRITE_TOOLS)
 
 
 async def test_the_volume_reads_answer_what_their_schemas_say(volume_reader: Served) -> None:
@@ -98,9 +97,21 @@ async def test_the_volume_reads_answer_what_their_schemas_say(volume_reader: Ser
 @pytest.mark.usefixtures("restore_web")
 async def test_the_writes_and_their_pending_approvals_answer_what_their_schemas_say(writer: Served) -> None:
     web = {"deployment_name": "web", **STAGING}
-    await checked(
-        writer, [("restart_deployment", {**web, "dry_run": True}), ("scale_deployment", {**web, "replicas": 3})]
+    async with writer.client() as client:
+        pods = (await client.call_tool("list_pods", STAGING)).structured_content
+    assert pods is not None
+    called = await checked(
+        writer,
+        [
+            ("restart_deployment", {**web, "dry_run": True}),
+            ("scale_deployment", {**web, "replicas": 3}),
+            ("rollout_undo", {"deployment_name": "checkout", **STAGING, "dry_run": True}),
+            ("delete_pod", {"pod_name": pods["pods"][0]["name"], **STAGING, "dry_run": True}),
+            ("cordon_node", {"node_name": "node-1", "dry_run": True}),  # pending: nodes need a review
+            ("uncordon_node", {"node_name": "node-1", "dry_run": True}),
+        ],
     )
+    assert called == set(WRITE_TOOLS)
     async with writer.client() as client:
         pending = await client.call_tool(
             "scale_deployment", {"deployment_name": "web", "namespace": "default", "replicas": 4}
