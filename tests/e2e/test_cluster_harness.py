@@ -331,8 +331,11 @@ def test_stop_leaves_no_processes_and_frees_ports() -> None:
     cluster.stop()  # idempotent
 
 
+# A background job's children start with SIGINT ignored; the child is a program a person runs in a
+# terminal, where Ctrl-C raises KeyboardInterrupt, whatever the job that runs the tests inherited.
 _CHILD = """
-import json, sys, time
+import json, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from k8s_mcp_sandbox.cluster import LocalCluster
 cluster = LocalCluster().start()  # no `with`: teardown must come from the signal/atexit handling
 print(json.dumps({"pids": cluster.pids, "ports": cluster.ports, "workdir": str(cluster.workdir)}), flush=True)
