@@ -440,14 +440,18 @@ class Catalog:
     def __iter__(self) -> Iterator[Entry]:
         return iter(self._by_name.values())
 
-    async def action(self, entry: Entry, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    async def action(
+        self, entry: Entry, arguments: Mapping[str, Any], *, discovery: Discovery | None = None
+    ) -> dict[str, Any]:
         """The action document of a call of a `discovered` entry: the kind its arguments name, as the
-        API server serves it (group, plural, scope). Raises `GatewayDenied` for Secrets, and
-        `InvalidArguments` for a kind the API server does not serve or a namespace that does not fit it."""
-        if self.discovery is None:
+        API server serves it (group, plural, scope), asked of `discovery` (the chosen cluster's; default
+        the catalog's). Raises `GatewayDenied` for Secrets, and `InvalidArguments` for a kind the API
+        server does not serve or a namespace that does not fit it."""
+        discovery = discovery or self.discovery
+        if discovery is None:
             raise GatewayError(f"internal error: no discovery to resolve the kind {entry.name} names")
         resource, namespace = await resolved(
-            self.discovery,
+            discovery,
             arguments["group"],
             arguments["version"],
             arguments["kind"],
