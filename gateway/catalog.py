@@ -21,6 +21,7 @@ from pydantic.json_schema import models_json_schema
 from gateway.approvals import tools as approvals
 from gateway.approvals.outputs import ApprovalList, ApprovalPending, ApprovalView
 from gateway.approvals.tools import GATEWAY_GROUP
+from gateway.contexts import list_contexts
 from gateway.discovery import Discovery
 from gateway.errors import GatewayError
 from gateway.guidance import my_permissions
@@ -112,7 +113,7 @@ class Entry:
     idempotent: bool = True
     preview: PreviewFunction | None = None
     """For a write: the object now and after the tool's own call as a dry run (`gateway.preview`)."""
-    uses: Literal["kube", "approvals", "discovery", "decided"] = "kube"
+    uses: Literal["kube", "approvals", "discovery", "decided", "contexts"] = "kube"
     """What the handler's first parameter is: the Kubernetes client, the approval service, the
     discovery cache (`gateway.discovery`) the catalog resolves its action with, or
     `gateway.guidance.decided` (the caller and the hints of the call's decision)."""
@@ -416,6 +417,12 @@ ENTRIES: tuple[Entry, ...] = (
         action=ActionTemplate(verb="get", group=GATEWAY_GROUP, resource="permissions", cluster_scoped=True),
         output=out.MyPermissions,
         uses="decided",
+    ),
+    Entry(
+        handler=list_contexts,
+        action=ActionTemplate(verb="list", group=GATEWAY_GROUP, resource="contexts", cluster_scoped=True),
+        output=out.ContextList,
+        uses="contexts",
     ),
 )
 

@@ -8,12 +8,11 @@ can decide per cluster, and an approval granted for one cluster never runs on an
 then runs against that context's `Kube`, picked here from the context variable the guard set.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 from fastmcp.tools.base import ToolResult
 from fastmcp.tools.function_tool import FunctionTool
@@ -99,6 +98,21 @@ class Contexts:
     def choose(context: Context) -> None:
         """Make `context` the one the rest of this call runs against."""
         _CHOSEN.set(context.name)
+
+
+async def list_contexts(contexts: Contexts) -> dict[str, Any]:
+    """List the kubeconfig contexts (clusters) this gateway serves: each one's name, for the `context`
+    argument of the Kubernetes tools, its API server, and which one a call without `context` uses."""
+    return {
+        "contexts": [
+            {
+                "name": context.name,
+                "server": urlparse(context.kube.api_client.configuration.host).netloc,
+                "default": context is contexts.default,
+            }
+            for context in contexts
+        ]
+    }
 
 
 class RoutedTool(FunctionTool):

@@ -65,7 +65,8 @@ def register_tools(
             continue
         if entry.uses == "approvals" and approvals is None:
             continue
-        tool = cast(RoutedTool, _tool(RoutedTool, entry, _dependency(entry, contexts.default, approvals), approvals))
+        dependency = contexts if entry.uses == "contexts" else _dependency(entry, contexts.default, approvals)
+        tool = cast(RoutedTool, _tool(RoutedTool, entry, dependency, approvals))
         if entry.uses in ("kube", "discovery") and contexts.multiple:
             tool.routes = {
                 context.name: _tool(FunctionTool, entry, _dependency(entry, context, approvals), approvals)

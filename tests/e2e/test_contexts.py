@@ -2,8 +2,9 @@
 
 The sandbox has one apiserver, so the gateway's kubeconfig is copied with a second context,
 `sandbox-west`, on a second cluster entry with the same server and credentials: two names for
-one cluster. A read on each context reaches the apiserver, and each call's audit record names
-the cluster its context chose, which is what the policy and an approval's digest see.
+one cluster. `list_contexts` shows both on the one server; a read on each context reaches the
+apiserver, and each call's audit record names the cluster its context chose, which is what the
+policy and an approval's digest see.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -50,6 +52,14 @@ async def test_a_read_on_each_context_reaches_the_apiserver_and_names_its_cluste
     async with serve_stdio(env, tmp_path, principal="alice") as served, served.client() as client:
         [listed] = [tool for tool in await client.list_tools() if tool.name == "list_pods"]
         assert listed.input_schema["properties"]["context"]["enum"] == [GATEWAY_CONTEXT, WEST]
+        shown = (await client.call_tool("list_contexts", {})).structured_content
+        assert shown is not None
+        with cluster.gateway_client() as api:
+            server = urlsplit(api.configuration.host).netloc
+        assert shown["contexts"] == [
+            {"name": GATEWAY_CONTEXT, "server": server, "default": True},
+            {"name": WEST, "server": server, "default": False},
+        ]
         for context in (GATEWAY_CONTEXT, WEST):
             mark = cluster.audit.mark()
             result = await client.call_tool(

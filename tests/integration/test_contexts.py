@@ -83,6 +83,23 @@ async def test_a_read_runs_on_the_context_it_names_and_no_other(
     assert record["action_digest"] == expected_digest("list_pods", record["input"]["arguments"], cluster)
 
 
+async def test_list_contexts_names_each_context_its_server_and_the_default(
+    alice: Harness, east: CountingKube, west: CountingKube
+) -> None:
+    east.api_client.configuration.host = "https://east.example"
+    west.api_client.configuration.host = "https://west.example:6443"
+
+    answer = await alice.ok("list_contexts")
+
+    assert answer == {
+        "contexts": [
+            {"name": "east", "server": "east.example", "default": True},
+            {"name": "west", "server": "west.example:6443", "default": False},
+        ]
+    }
+    assert east.calls == west.calls == []
+
+
 async def test_an_unknown_context_is_invalid_and_reaches_no_cluster(
     alice: Harness, east: CountingKube, west: CountingKube
 ) -> None:
