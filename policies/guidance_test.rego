@@ -162,7 +162,9 @@ contexts_call := object.union(base_input, {
 
 test_success_list_contexts_is_a_read_every_admitted_caller_may_make if {
 	authz.decision == allowed with input as contexts_call
-	authz.decision == allowed with input as contexts_call with policy_data as object.union(policy_data, {"cluster_reads": []})
+	authz.decision == allowed
+		with input as contexts_call
+		with policy_data as object.union(policy_data, {"cluster_reads": []})
 }
 
 test_fail_list_contexts_for_a_caller_the_policy_does_not_admit if {
