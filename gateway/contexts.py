@@ -75,15 +75,14 @@ class Contexts:
     def split(self, *, kube: bool, raw: dict[str, Any]) -> tuple[dict[str, Any], Context]:
         """Take a Kubernetes call's `context` off its arguments and name the context it chose.
 
-        Raises `InvalidArguments` for a name that is not configured, or for a `context` given to a
-        gateway with one context, or to a tool that does not reach Kubernetes.
+        Raises `InvalidArguments` for a name that is not configured. A `context` given to a gateway
+        with one context, or to a tool that does not reach Kubernetes, is left in the arguments,
+        where validation refuses it as it refuses any argument the tool does not have.
         """
-        if ARGUMENT not in raw:
+        if ARGUMENT not in raw or not (kube and self.multiple):
             return raw, self.default
         rest = {name: value for name, value in raw.items() if name != ARGUMENT}
         chosen = raw[ARGUMENT]
-        if not (kube and self.multiple):
-            raise InvalidArguments([f"{ARGUMENT}: unexpected argument (this tool takes no context)"])
         if not isinstance(chosen, str) or chosen not in self._by_name:
             allowed = ", ".join(self.names)
             raise InvalidArguments([f"{ARGUMENT}: must be one of the configured contexts ({allowed})"])

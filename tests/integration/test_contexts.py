@@ -114,7 +114,8 @@ async def test_an_unknown_context_is_invalid_and_reaches_no_cluster(
 async def test_a_gateway_tool_takes_no_context(alice: Harness, east: CountingKube, west: CountingKube) -> None:
     message = await alice.error("my_permissions", {"context": "west"})
 
-    assert message == "invalid arguments: context: unexpected argument (this tool takes no context)"
+    assert message.startswith("invalid arguments: context: ")
+    assert "is not an argument of this tool" in message
     assert east.calls == west.calls == []
 
 
