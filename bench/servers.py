@@ -217,7 +217,7 @@ async def in_process(*, cluster: LocalCluster, opa: OpaServer, workdir: Path) ->
     )
     gateway = Gateway.open(settings)
     bare = FastMCP(name="k8s-mcp-gateway, no guard")
-    register_tools(bare, catalog=Catalog(), kube=gateway.kube)
+    register_tools(bare, catalog=Catalog(), contexts=gateway.contexts)
     try:
         async with Client(gateway.server) as guarded, Client(bare) as unguarded:
             yield InProcess(guarded=guarded, unguarded=unguarded, gateway=gateway)

@@ -21,6 +21,7 @@ from pydantic.json_schema import models_json_schema
 from gateway.approvals import tools as approvals
 from gateway.approvals.outputs import ApprovalList, ApprovalPending, ApprovalView
 from gateway.approvals.tools import GATEWAY_GROUP
+from gateway.contexts import list_contexts
 from gateway.discovery import Discovery
 from gateway.errors import GatewayError
 from gateway.guidance import my_permissions
@@ -112,7 +113,7 @@ class Entry:
     idempotent: bool = True
     preview: PreviewFunction | None = None
     """For a write: the object now and after the tool's own call as a dry run (`gateway.preview`)."""
-    uses: Literal["kube", "approvals", "discovery", "decided"] = "kube"
+    uses: Literal["kube", "approvals", "discovery", "decided", "contexts"] = "kube"
     """What the handler's first parameter is: the Kubernetes client, the approval service, the
     discovery cache (`gateway.discovery`) the catalog resolves its action with, or
     `gateway.guidance.decided` (the caller and the hints of the call's decision)."""
@@ -417,6 +418,12 @@ ENTRIES: tuple[Entry, ...] = (
         output=out.MyPermissions,
         uses="decided",
     ),
+    Entry(
+        handler=list_contexts,
+        action=ActionTemplate(verb="list", group=GATEWAY_GROUP, resource="contexts", cluster_scoped=True),
+        output=out.ContextList,
+        uses="contexts",
+    ),
 )
 
 
@@ -440,14 +447,18 @@ class Catalog:
     def __iter__(self) -> Iterator[Entry]:
         return iter(self._by_name.values())
 
-    async def action(self, entry: Entry, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    async def action(
+        self, entry: Entry, arguments: Mapping[str, Any], *, discovery: Discovery | None = None
+    ) -> dict[str, Any]:
         """The action document of a call of a `discovered` entry: the kind its arguments name, as the
-        API server serves it (group, plural, scope). Raises `GatewayDenied` for Secrets, and
-        `InvalidArguments` for a kind the API server does not serve or a namespace that does not fit it."""
-        if self.discovery is None:
+        API server serves it (group, plural, scope), asked of `discovery` (the chosen cluster's; default
+        the catalog's). Raises `GatewayDenied` for Secrets, and `InvalidArguments` for a kind the API
+        server does not serve or a namespace that does not fit it."""
+        discovery = discovery or self.discovery
+        if discovery is None:
             raise GatewayError(f"internal error: no discovery to resolve the kind {entry.name} names")
         resource, namespace = await resolved(
-            self.discovery,
+            discovery,
             arguments["group"],
             arguments["version"],
             arguments["kind"],

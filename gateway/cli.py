@@ -150,7 +150,7 @@ async def _serve(settings: Settings) -> None:
         "k8s-mcp-gateway %s: %s transport, cluster %s, OPA %s, audit %s",
         __version__,
         settings.transport,
-        gateway.kube.cluster,
+        gateway.contexts.default.kube.cluster,
         settings.opa_url,
         settings.audit_path,
     )

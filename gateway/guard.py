@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from gateway.approvals.flow import ApprovalFlow, Decide
 from gateway.audit import AuditLog, AuditRecord, utc_now
 from gateway.catalog import Catalog, Entry
+from gateway.contexts import Contexts
 from gateway.discovery import SECRET_NAMES, SECRETS_REFUSED
 from gateway.errors import (
     ApprovalRefused,
@@ -205,8 +206,10 @@ class Guard(Middleware):
         gateway: GatewayState,
         stdio_identity: StdioIdentity,
         approvals: ApprovalFlow,
+        contexts: Contexts,
     ) -> None:
         self.catalog = catalog
+        self.contexts = contexts
         self.policy = policy
         self.audit = audit
         self.gateway = gateway
@@ -261,12 +264,13 @@ class Guard(Middleware):
             raise UnknownTool(params.name)
         tool_arguments, carried = self.approvals.split(write=entry.action.write, raw=record.arguments)
         record.add(carried.audit)
-        document = build_input(
-            entry, tool_arguments, request=request, principal=record.principal, gateway=self._gateway_document
-        )
+        tool_arguments, chosen = self.contexts.split(kube=entry.uses in ("kube", "discovery"), raw=tool_arguments)
+        self.contexts.choose(chosen)
+        gateway = {**self._gateway_document, "cluster": chosen.kube.cluster}
+        document = build_input(entry, tool_arguments, request=request, principal=record.principal, gateway=gateway)
         arguments = document["arguments"]
         if entry.action.discovered:
-            document["action"] = await self.catalog.action(entry, arguments)
+            document["action"] = await self.catalog.action(entry, arguments, discovery=chosen.discovery)
         record.arguments, record.action = arguments, document["action"]
         record.action_digest = document["action_digest"]
         self.gateway.refuse(document["action"])

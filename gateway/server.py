@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from fastmcp import FastMCP
 from fastmcp.server.auth import TokenVerifier
@@ -25,8 +27,8 @@ from gateway.approvals.service import ApprovalService
 from gateway.approvals.store import SqliteApprovalStore
 from gateway.audit import AuditLog
 from gateway.auth import build_verifier
-from gateway.catalog import Catalog
-from gateway.discovery import Discovery
+from gateway.catalog import Catalog, Entry
+from gateway.contexts import Context, Contexts, RoutedTool
 from gateway.guard import GatewayState, Guard, recorded
 from gateway.guidance import decided
 from gateway.http_app import build_http_app
@@ -46,41 +48,60 @@ INSTRUCTIONS = (
 )
 
 
-def register_tools(server: FastMCP, *, catalog: Catalog, kube: Kube, approvals: ApprovalFlow | None = None) -> None:
-    """Register each catalog tool on `server`, bound to `kube` (or to the approval service).
+def register_tools(
+    server: FastMCP, *, catalog: Catalog, contexts: Contexts, approvals: ApprovalFlow | None = None
+) -> None:
+    """Register each catalog tool on `server`, bound to the contexts' `Kube`s (or to the approval service).
 
     With `approvals`, every write also accepts its `approval_id` and `wait_seconds`, which the
     guard takes off before the tool runs, and may answer with a pending approval request instead
     of running; without it, the approval tools are left out, as are the generic reads without the
     catalog's discovery. Each tool's `outputSchema` is its
-    catalog entry's (`Entry.output_schema`).
+    catalog entry's (`Entry.output_schema`). With more than one context, each Kubernetes tool also
+    takes `context` and runs against the chosen context's `Kube` (`RoutedTool`).
     """
     for entry in catalog:
-        dependency: object = kube
-        if entry.uses == "discovery":
-            if catalog.discovery is None:
-                continue
-            dependency = catalog.discovery
-        if entry.uses == "decided":
-            dependency = decided
-        if entry.uses == "approvals":
-            if approvals is None:
-                continue
-            dependency = approvals.service
-        tool = FunctionTool.from_function(
-            functools.partial(entry.handler, dependency),
-            name=entry.name,
-            description=inspect.getdoc(entry.handler),
-            annotations=entry.annotations(),
-            output_schema=entry.output_schema(approvals=approvals is not None),
-        )
+        if entry.uses == "discovery" and catalog.discovery is None:
+            continue
+        if entry.uses == "approvals" and approvals is None:
+            continue
+        dependency = contexts if entry.uses == "contexts" else _dependency(entry, contexts.default, approvals)
+        tool = cast(RoutedTool, _tool(RoutedTool, entry, dependency, approvals))
+        if entry.uses in ("kube", "discovery") and contexts.multiple:
+            tool.routes = {
+                context.name: _tool(FunctionTool, entry, _dependency(entry, context, approvals), approvals)
+                for context in contexts
+            }
+            tool.parameters["properties"].update(contexts.schema)
         if entry.action.write and approvals is not None:
             tool.parameters["properties"].update(approvals.carried_schema)
         server.add_tool(tool)
 
 
+def _dependency(entry: Entry, context: Context, approvals: ApprovalFlow | None) -> object:
+    """What `entry`'s handler is bound to: the context's `Kube` or discovery, the call's decision, or the approvals."""
+    if entry.uses == "discovery":
+        return context.discovery
+    if entry.uses == "decided":
+        return decided
+    if entry.uses == "approvals" and approvals is not None:
+        return approvals.service
+    return context.kube
+
+
+def _tool(kind: type[FunctionTool], entry: Entry, dependency: object, approvals: ApprovalFlow | None) -> FunctionTool:
+    """`entry`'s tool, its handler bound to `dependency`; `kind` is `RoutedTool` for the one registered."""
+    return kind.from_function(
+        functools.partial(entry.handler, dependency),
+        name=entry.name,
+        description=inspect.getdoc(entry.handler),
+        annotations=entry.annotations(),
+        output_schema=entry.output_schema(approvals=approvals is not None),
+    )
+
+
 def build_server(
-    *, catalog: Catalog, kube: Kube, guard: Guard, readiness: Readiness, verifier: TokenVerifier | None = None
+    *, catalog: Catalog, guard: Guard, readiness: Readiness, verifier: TokenVerifier | None = None
 ) -> FastMCP:
     """The catalog's tools with the guard in front of all of them, and on HTTP, checked by `verifier`,
     the probes' routes and, when the guard has approvals, the approvals API."""
@@ -92,7 +113,7 @@ def build_server(
         mask_error_details=True,
         auth=verifier,
     )
-    register_tools(server, catalog=catalog, kube=kube, approvals=guard.approvals)
+    register_tools(server, catalog=catalog, contexts=guard.contexts, approvals=guard.approvals)
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_: Request) -> JSONResponse:
@@ -130,23 +151,23 @@ class Gateway:
     verifier: TokenVerifier | None
     policy: PolicyClient
     audit: AuditLog
-    kube: Kube
+    contexts: Contexts
     approvals: SqliteApprovalStore
 
     @classmethod
-    def open(cls, settings: Settings, *, kube: Kube | None = None) -> Gateway:
-        """Build every part; a bad token file or key raises `gateway.auth.AuthConfigError`."""
+    def open(cls, settings: Settings, *, kube: Kube | Mapping[str, Kube] | None = None) -> Gateway:
+        """Build every part; a bad token file or key raises `gateway.auth.AuthConfigError`.
+
+        `kube` stands in for the configured contexts: one `Kube`, or one per context name in order.
+        """
         verifier = build_verifier(settings)
         token = opa_token(settings)
         # First: a gateway whose audit trail cannot be written does not start (the probe raises OSError).
         audit = AuditLog(path=settings.audit_path, max_value_bytes=settings.audit_max_value_bytes)
         if kube is None:
-            api_client, cluster = load_api_client(
-                kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=settings.context
-            )
-            kube = Kube(
-                api_client=api_client, cluster=cluster, timeout=settings.kube_timeout, workers=settings.kube_workers
-            )
+            kube = {built.cluster: built for built in map(functools.partial(_kube, settings), configured(settings))}
+        contexts = Contexts({kube.cluster: kube} if isinstance(kube, Kube) else kube)
+        default = contexts.default.kube
         policy = PolicyClient(
             base_url=str(settings.opa_url),
             decision_path=settings.opa_decision_path,
@@ -155,11 +176,11 @@ class Gateway:
             token=token,
         )
         store = SqliteApprovalStore(path=settings.approvals_file)
-        catalog = Catalog(discovery=Discovery(kube))
+        catalog = Catalog(discovery=contexts.default.discovery)
         flow = ApprovalFlow(
             service=ApprovalService(store=store, audit=audit),
             decide=recorded(policy.decide),
-            preview=lambda tool, arguments: preview(kube, _preview_of(catalog, tool), arguments),
+            preview=lambda tool, arguments: preview(contexts.chosen().kube, _preview_of(catalog, tool), arguments),
             max_wait=settings.approvals_max_wait,
             confirm_timeout=settings.approvals_confirm_timeout,
         )
@@ -170,22 +191,23 @@ class Gateway:
             gateway=GatewayState(
                 mode=settings.mode,
                 dry_run=settings.dry_run,
-                cluster=kube.cluster,
+                cluster=default.cluster,
                 namespaces=tuple(settings.namespaces) if settings.namespaces is not None else None,
                 transport=settings.transport,
                 max_log_lines=settings.max_log_lines,
             ),
             stdio_identity=StdioIdentity.configured(sub=settings.principal, groups=settings.principal_groups),
             approvals=flow,
+            contexts=contexts,
         )
-        readiness = Readiness(policy=policy, kube=kube, probe=probe_input(catalog=catalog, gateway=guard.gateway))
+        readiness = Readiness(policy=policy, kube=default, probe=probe_input(catalog=catalog, gateway=guard.gateway))
         return cls(
             settings=settings,
-            server=build_server(catalog=catalog, kube=kube, guard=guard, readiness=readiness, verifier=verifier),
+            server=build_server(catalog=catalog, guard=guard, readiness=readiness, verifier=verifier),
             verifier=verifier,
             policy=policy,
             audit=audit,
-            kube=kube,
+            contexts=contexts,
             approvals=store,
         )
 
@@ -197,7 +219,21 @@ class Gateway:
         await self.policy.aclose()
         await self.approvals.aclose()
         self.audit.close()
-        self.kube.close()
+        for context in self.contexts:
+            context.kube.close()
+
+
+def configured(settings: Settings) -> list[str | None]:
+    """The contexts to build a client for: `contexts`, or the one `context` (None: the current one)."""
+    return list(settings.contexts) or [settings.context]
+
+
+def _kube(settings: Settings, context: str | None) -> Kube:
+    """The client of one kubeconfig context (None: the current one, or in-cluster), built once at start."""
+    api_client, cluster = load_api_client(
+        kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None, context=context
+    )
+    return Kube(api_client=api_client, cluster=cluster, timeout=settings.kube_timeout, workers=settings.kube_workers)
 
 
 def _preview_of(catalog: Catalog, tool: str) -> PreviewFunction | None:

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
 
     kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: in-cluster, then ~/.kube/config).")
     context: str | None = Field(None, description="Kubeconfig context to use.")
+    contexts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Kubeconfig contexts the gateway may use (comma-separated, the first is the default); "
+        "with more than one, each Kubernetes tool takes a `context` argument. Unset: just `context`.",
+    )
     kube_timeout: float = Field(10.0, gt=0, le=300, description="Seconds before a Kubernetes API call times out.")
     kube_workers: int = Field(
         8, ge=1, le=64, description="Threads for Kubernetes calls, so they never block the event loop."
@@ -179,7 +184,9 @@ class Settings(BaseSettings):
         """The approval store: `approvals_path`, or approvals.db in the audit file's directory."""
         return self.approvals_path or self.audit_path.with_name("approvals.db")
 
-    @field_validator("namespaces", "principal_groups", "http_allowed_hosts", "http_allowed_origins", mode="before")
+    @field_validator(
+        "namespaces", "principal_groups", "contexts", "http_allowed_hosts", "http_allowed_origins", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -254,4 +261,12 @@ class Settings(BaseSettings):
         for name in value or ():
             if not DNS1123_LABEL.fullmatch(name):
                 raise ValueError(f"{name!r} is not a DNS-1123 label")
+        return value
+
+    @field_validator("contexts")
+    @classmethod
+    def _contexts_once_each(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"each context may be named once; repeated: {', '.join(repeated)}")
         return value

@@ -187,3 +187,12 @@ _permissions_read(action) if {
 }
 
 _cluster_read_allowed(action) if _permissions_read(action)
+
+_cluster_read_allowed(action) if _contexts_read(action)
+
+# list_contexts reads the kubeconfig contexts the gateway serves: its own resource, like the above
+_contexts_read(action) if {
+	action.group == _gateway_group
+	action.resource == "contexts"
+	action.write == false
+}

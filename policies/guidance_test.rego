@@ -154,3 +154,19 @@ test_success_my_permissions_is_capped if {
 	count(permissions.writes) == 50
 	permissions.truncated == true
 }
+
+contexts_call := object.union(base_input, {
+	"tool": {"name": "list_contexts"},
+	"action": object.union(permissions_action, {"verb": "list", "resource": "contexts"}),
+})
+
+test_success_list_contexts_is_a_read_every_admitted_caller_may_make if {
+	authz.decision == allowed with input as contexts_call
+	authz.decision == allowed
+		with input as contexts_call
+		with policy_data as object.union(policy_data, {"cluster_reads": []})
+}
+
+test_fail_list_contexts_for_a_caller_the_policy_does_not_admit if {
+	not authz.decision.allow with input as set_key(contexts_call, "principal", {"sub": "", "groups": []})
+}

@@ -124,7 +124,7 @@ NODE_WRITES = ("cordon_node", "uncordon_node")
 # Reads of the gateway's own approval requests: no Kubernetes call, no namespace.
 GENERIC_TOOLS = ("list_resources", "get_resource")
 """The generic reads: any kind discovery resolves, namespaced or not (so in no scope's tuple)."""
-APPROVAL_TOOLS = ("get_approval", "list_my_approvals", "my_permissions")
+APPROVAL_TOOLS = ("get_approval", "list_my_approvals", "my_permissions", "list_contexts")
 """The tools on the gateway's own resources (its approvals, the caller's permissions), not on Kubernetes."""
 READ_TOOLS = KUBE_READ_TOOLS + GENERIC_TOOLS + APPROVAL_TOOLS
 ALL_TOOLS = KUBE_READ_TOOLS + WRITE_TOOLS + GENERIC_TOOLS + APPROVAL_TOOLS
@@ -167,6 +167,7 @@ VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "get_approval": {"approval_id": "x" * 32},
     "list_my_approvals": {},
     "my_permissions": {},
+    "list_contexts": {},
 }
 
 # The Kubernetes API method each tool calls first.

@@ -723,6 +723,16 @@ class Permissions(Shape):
     truncated: bool
 
 
+class KubeContext(Shape):
+    name: str = Field(description="The kubeconfig context; the value of a Kubernetes tool's `context`.")
+    server: str = Field(description="The API server's host and port.")
+    default: bool = Field(description="Whether a call without `context` runs here.")
+
+
+class ContextList(Shape):
+    contexts: list[KubeContext]
+
+
 class MyPermissions(Shape):
     caller: Caller
     permissions: Permissions | None = Field(description="What the policy sums up for you; null when it gave none.")

@@ -53,6 +53,7 @@ SHIPPED_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("list_resources", {"group": "", "version": "v1", "kind": "Namespace"}),
     ("list_my_approvals", {}),
     ("my_permissions", {}),
+    ("list_contexts", {}),
 ]
 
 

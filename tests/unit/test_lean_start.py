@@ -23,7 +23,7 @@ from gateway.server import Gateway
 
 gateway = Gateway.open(load_settings({}))
 # What a tool does on the event loop before Kube.call runs the method in the pool: name it.
-assert gateway.kube.core.read_namespaced_pod.__name__ == "read_namespaced_pod"
+assert gateway.contexts.default.kube.core.read_namespaced_pod.__name__ == "read_namespaced_pod"
 print(json.dumps(sorted(sys.modules)))
 """
 

@@ -17,6 +17,7 @@ from fastmcp import Client, FastMCP
 from jsonschema import Draft202012Validator
 
 from gateway.catalog import Catalog
+from gateway.contexts import Contexts
 from gateway.server import register_tools
 from tests.catalog import ALL_TOOLS, WRITE_TOOLS, arguments_for
 from tests.fakes.kube import CountingKube
@@ -111,7 +112,7 @@ async def test_a_strict_client_refuses_an_answer_that_drifts_from_the_schema() -
     assert entry is not None
     drifted = replace(entry, handler=list_pods)
     server = FastMCP(name="drift")
-    register_tools(server, catalog=Catalog((drifted,)), kube=CountingKube())
+    register_tools(server, catalog=Catalog((drifted,)), contexts=Contexts({"test": CountingKube()}))
     async with Client(server) as client:
         [listed] = await client.list_tools()
         assert listed.output_schema is not None

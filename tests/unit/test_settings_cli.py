@@ -27,6 +27,7 @@ GATEWAY_BIN = Path(sys.executable).with_name("k8s-mcp-gateway")
         ([], {"K8S_MCP_PORT": "abc"}, ["--port / K8S_MCP_PORT", "integer"]),
         (["--port", "70000"], {}, ["--port / K8S_MCP_PORT", "65535"]),
         ([], {"K8S_MCP_MODE": "banana"}, ["--mode / K8S_MCP_MODE", "'readonly' or 'readwrite'"]),
+        ([], {"K8S_MCP_CONTEXTS": "east,west,east"}, ["--contexts / K8S_MCP_CONTEXTS", "repeated: east"]),
         ([], {"K8S_MCP_NAMESPACES": "Prod"}, ["--namespaces / K8S_MCP_NAMESPACES", "'Prod' is not a DNS-1123 label"]),
         (["--namespaces", "staging,../prod"], {}, ["--namespaces / K8S_MCP_NAMESPACES", "'../prod'"]),
         (["--opa-timeout", "0"], {}, ["--opa-timeout / K8S_MCP_OPA_TIMEOUT", "greater than 0"]),
