@@ -34,7 +34,7 @@ CONTINUE_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_PAGE = 500
 
 
-def _matches(pattern: re.Pattern[str], rule: str) -> Callable[[str], str]:
+def matching(pattern: re.Pattern[str], rule: str) -> Callable[[str], str]:
     """The validator of one pattern. Every pattern is anchored (`^...$`), so that a client that
     checks the JSON Schema itself (where `pattern` matches anywhere unless anchored) refuses the
     same values the gateway refuses; `fullmatch` also refuses a trailing newline, which `$` admits."""
@@ -61,24 +61,24 @@ Namespace = Annotated[
     Field(
         max_length=63, description="Namespace (DNS-1123 label).", json_schema_extra={"pattern": DNS1123_LABEL.pattern}
     ),
-    AfterValidator(_matches(DNS1123_LABEL, _LABEL_RULE)),
+    AfterValidator(matching(DNS1123_LABEL, _LABEL_RULE)),
 ]
 ObjectName = Annotated[
     str,
     Field(max_length=253, json_schema_extra={"pattern": DNS1123_SUBDOMAIN.pattern}),
-    AfterValidator(_matches(DNS1123_SUBDOMAIN, _SUBDOMAIN_RULE)),
+    AfterValidator(matching(DNS1123_SUBDOMAIN, _SUBDOMAIN_RULE)),
 ]
 """An object's name; each tool says in its own description which object it names."""
 ContainerName = Annotated[
     str,
     Field(max_length=63, json_schema_extra={"pattern": DNS1123_LABEL.pattern}),
-    AfterValidator(_matches(DNS1123_LABEL, _LABEL_RULE)),
+    AfterValidator(matching(DNS1123_LABEL, _LABEL_RULE)),
 ]
 LabelSelector = Annotated[
     Annotated[
         str,
         Field(max_length=1024, json_schema_extra={"pattern": LABEL_SELECTOR.pattern}),
-        AfterValidator(_matches(LABEL_SELECTOR, "must be a label selector such as 'app=web,tier!=db'")),
+        AfterValidator(matching(LABEL_SELECTOR, "must be a label selector such as 'app=web,tier!=db'")),
         AfterValidator(_stripped),
     ]
     | None,
@@ -88,7 +88,7 @@ FieldSelector = Annotated[
     Annotated[
         str,
         Field(max_length=1024, json_schema_extra={"pattern": FIELD_SELECTOR.pattern}),
-        AfterValidator(_matches(FIELD_SELECTOR, "must be a field selector such as 'status.phase=Running'")),
+        AfterValidator(matching(FIELD_SELECTOR, "must be a field selector such as 'status.phase=Running'")),
         AfterValidator(_stripped),
     ]
     | None,
@@ -102,7 +102,7 @@ ContinueToken = Annotated[
     Annotated[
         str,
         Field(max_length=4096, json_schema_extra={"pattern": CONTINUE_TOKEN.pattern}),
-        AfterValidator(_matches(CONTINUE_TOKEN, "must be the `continue` value of a previous page, unchanged")),
+        AfterValidator(matching(CONTINUE_TOKEN, "must be the `continue` value of a previous page, unchanged")),
     ]
     | None,
     Field(description="The `continue` value of the previous page, to get the next one; omit for the first page."),
@@ -116,7 +116,7 @@ ApprovalId = Annotated[
         description="The id of an approval request, as the gateway returned it.",
         json_schema_extra={"pattern": APPROVAL_ID.pattern},
     ),
-    AfterValidator(_matches(APPROVAL_ID, APPROVAL_ID_RULE)),
+    AfterValidator(matching(APPROVAL_ID, APPROVAL_ID_RULE)),
 ]
 
 

@@ -17,20 +17,19 @@ from pydantic import AfterValidator, Field
 from gateway.discovery import Discovery, Resource
 from gateway.errors import InvalidArguments
 from gateway.tools.listing import DEFAULT_PAGE
-from gateway.validation import DNS1123_SUBDOMAIN, ContinueToken, LabelSelector, Limit, Namespace, ObjectName
+from gateway.validation import (
+    DNS1123_SUBDOMAIN,
+    ContinueToken,
+    LabelSelector,
+    Limit,
+    Namespace,
+    ObjectName,
+    matching,
+)
 
 _GROUP = re.compile(rf"^(core|{DNS1123_SUBDOMAIN.pattern[1:-1]})?$")
 _VERSION = re.compile(r"^v[1-9][0-9]*((alpha|beta)[1-9][0-9]*)?$")
 _KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
-
-
-def _rule(pattern: re.Pattern[str], rule: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(rule)
-        return value
-
-    return AfterValidator(check)
 
 
 Group = Annotated[
@@ -40,7 +39,9 @@ Group = Annotated[
         description="API group, e.g. 'apps', 'batch', 'networking.k8s.io'; '' or 'core' for the core group.",
         json_schema_extra={"pattern": _GROUP.pattern},
     ),
-    _rule(_GROUP, "must be an API group: '' or 'core' for the core group, else a DNS-1123 subdomain"),
+    AfterValidator(
+        matching(_GROUP, "must be an API group: '' or 'core' for the core group, else a DNS-1123 subdomain")
+    ),
 ]
 Version = Annotated[
     str,
@@ -49,7 +50,7 @@ Version = Annotated[
         description="API version, e.g. 'v1', 'v2', 'v1beta1'.",
         json_schema_extra={"pattern": _VERSION.pattern},
     ),
-    _rule(_VERSION, "must be an API version such as 'v1' or 'v1beta1'"),
+    AfterValidator(matching(_VERSION, "must be an API version such as 'v1' or 'v1beta1'")),
 ]
 Kind = Annotated[
     str,
@@ -58,7 +59,9 @@ Kind = Annotated[
         description="The kind, e.g. 'PodDisruptionBudget', or its plural resource name, e.g. 'poddisruptionbudgets'.",
         json_schema_extra={"pattern": _KIND.pattern},
     ),
-    _rule(_KIND, "must be a kind such as 'Deployment' or a resource such as 'deployments': letters and digits"),
+    AfterValidator(
+        matching(_KIND, "must be a kind such as 'Deployment' or a resource such as 'deployments': letters and digits")
+    ),
 ]
 OptionalNamespace = Annotated[
     Namespace | None,
