@@ -1,7 +1,12 @@
 """The audit trail: one JSON Lines record per tool call, and no call without its record.
 
-Records are appended by a single writer thread, so lines never interleave and the event loop
-never waits on the disk. The trail fails closed:
+Each record is one `write` to a file opened `O_APPEND`, made under one lock, so lines never
+interleave. A record that needs no `fsync` and no reopening (the file at the path is the open one
+and the last write succeeded) is written on the event loop: one `stat` and one `write`, cheaper
+than handing it to a thread and waking the loop again (a thread hop cost about 0.3 ms of each call
+on a busy 2-core machine, most of the guard's own work). Every other record, and one that finds
+the lock taken, goes to a single writer thread, so the event loop never waits for an `fsync`, a
+reopened file or another writer. The trail fails closed:
 
 - At start the file is opened and an `audit_open` record is written and fsynced: a sink that
   cannot take it stops the gateway (`AuditLog` raises `OSError`).
@@ -26,6 +31,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -134,6 +140,8 @@ class AuditLog:
         self._fd = -1
         self._file_id = (0, 0)
         self._healthy = False
+        self._lock = threading.Lock()
+        """Held while the open file is written, checked or replaced: by the writer thread, or by the loop."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._open("start")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
@@ -151,7 +159,8 @@ class AuditLog:
     async def append(self, entry: dict[str, Any], *, sync: bool = False) -> None:
         """Write one record (fsynced when `sync`); raise `AuditUnavailable` if it cannot be written."""
         line = self._line(entry)
-        await self._submit(self._write, line, sync)
+        if sync or not self._written_now(line):
+            await self._submit(self._write, line, sync)
 
     async def record(self, entry: dict[str, Any]) -> None:
         """Append a record of something already decided; a failure is logged, never raised."""
@@ -170,6 +179,23 @@ class AuditLog:
         except OSError:
             raise AuditUnavailable() from None
 
+    def _written_now(self, line: bytes) -> bool:
+        """Write `line` here, on the event loop, when the file at the path is the open one, the last
+        write succeeded and no other write holds the lock; False leaves it to the writer thread."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if not self._current():
+                return False
+            try:
+                _append(self._fd, line, sync=False)
+            except OSError as exc:
+                self._not_written(exc, line)
+                raise AuditUnavailable() from None
+            return True
+        finally:
+            self._lock.release()
+
     def _current(self) -> bool:
         if not self._healthy:
             return False
@@ -186,24 +212,29 @@ class AuditLog:
             text = _json({key: _bounded(value, self.max_value_bytes) for key, value in entry.items()})
         return text.encode() + b"\n"
 
+    def _not_written(self, exc: OSError, line: bytes) -> None:
+        self._healthy = False
+        log.error("audit record not written to %s: %s; the record: %s", self.path, exc, line.decode().rstrip())
+
     # The writer thread's side.
 
     def _write(self, line: bytes, sync: bool) -> None:
-        try:
-            self._follow_path()
-            _append(self._fd, line, sync=sync)
-        except OSError as exc:
-            self._healthy = False
-            log.error("audit record not written to %s: %s; the record: %s", self.path, exc, line.decode().rstrip())
-            raise
+        with self._lock:
+            try:
+                self._follow_path()
+                _append(self._fd, line, sync=sync)
+            except OSError as exc:
+                self._not_written(exc, line)
+                raise
 
     def _follow(self) -> None:
-        try:
-            self._follow_path()
-        except OSError as exc:
-            self._healthy = False
-            log.error("the audit file %s cannot be written: %s", self.path, exc)
-            raise
+        with self._lock:
+            try:
+                self._follow_path()
+            except OSError as exc:
+                self._healthy = False
+                log.error("the audit file %s cannot be written: %s", self.path, exc)
+                raise
 
     def _follow_path(self) -> None:
         """Reopen the path when its file was removed or replaced, or when the last write failed."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -175,6 +177,32 @@ async def test_a_read_whose_record_cannot_be_written_afterwards_is_withheld(
     assert result.content[0].model_dump()["text"] == WITHHELD
     assert result.structured_content is None
     assert gateway.kube.methods == ["list_namespaced_pod"]
+
+
+async def test_a_read_whose_record_fails_on_the_open_file_is_withheld_and_the_file_reopened(
+    open_gateway: GatewayFactory, opa_stub: OpaStub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file at the path is still the open one but refuses the record (a file size limit, as a
+    full filesystem would): the read's data is withheld, and the next call starts a new file."""
+    path = tmp_path / "audit.jsonl"
+    gateway = await open_gateway(opa_url=opa_stub.url, audit_path=path)
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    ignored = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    gateway.kube.before_call = lambda _name, _kwargs: resource.setrlimit(
+        resource.RLIMIT_FSIZE, (path.stat().st_size, limit[1])
+    )
+    try:
+        result = await gateway.call("list_pods")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, ignored)
+
+    assert result.is_error
+    assert result.content[0].model_dump()["text"] == WITHHELD
+    assert "audit record not written" in caplog.text
+    gateway.kube.before_call = None
+    await gateway.ok("list_pods")
+    assert events(read_audit(path))[-2:] == ["audit_open", "tool_call"]
 
 
 async def test_a_write_whose_final_record_cannot_be_written_still_reports_its_result(
