@@ -19,7 +19,8 @@ the peer alternate and neither always runs first):
 then idle RSS of the long-running servers, and cold starts (spawn → first `tools/list` answer),
 alternating ours and the peer. Warm-up rounds are discarded. The ratio is ours ÷ peer; the same
 client code (`fastmcp.Client`), the same apiserver, seeded data and credentials serve both.
-Writes results.json, results.md and results.png to `--out` (default bench/).
+Writes results.json, results.md and results.png to `--out` (default bench/); with `--profile`,
+profile.md instead (bench/profile.py: where a guarded call and a stdio start spend their time).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import procs, report, servers
+from bench import procs, profile, report, servers
 from gateway.binaries import REPO_ROOT, find_binary
 from k8s_mcp_sandbox.cluster import LocalCluster
 from k8s_mcp_sandbox.opa import OpaServer
@@ -120,7 +121,7 @@ async def measure(plan: Plan, *, peer: Path | None, workdir: Path) -> Samples:
             ]
             local = await stack.enter_async_context(servers.in_process(cluster=cluster, opa=opa, workdir=workdir))
             ours = sides[0]
-            document = await _input_document(local, ours, workdir)
+            document = await servers.decided_input(local, ours, workdir)
 
             async def decide() -> None:
                 if not (await local.gateway.policy.decide(document)).allow:
@@ -198,15 +199,6 @@ def _caller(client: Any, side: servers.Side) -> Call:
     return call
 
 
-async def _input_document(local: servers.InProcess, side: servers.Side, workdir: Path) -> dict[str, Any]:
-    """The input document OPA decided for a real `list_pods` call, from the gateway's audit trail."""
-    await servers.call(local.guarded, side)
-    lines = (workdir / "in-process" / "audit.jsonl").read_text().splitlines()
-    records = [json.loads(line) for line in lines]
-    document: dict[str, Any] = next(record["input"] for record in reversed(records) if "input" in record)
-    return document
-
-
 def _progress(text: str) -> None:
     sys.stderr.write(f"bench: {text}\n")
 
@@ -255,7 +247,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-peer", action="store_true", help="measure ours and the bare OPA path only")
     parser.add_argument("--no-chart", action="store_true", help="write no results.png (needs matplotlib otherwise)")
-    parser.add_argument("--out", type=Path, default=BENCH_DIR, help="where results.{json,md,png} go")
+    parser.add_argument(
+        "--profile", action="store_true", help="write profile.md instead: where a guarded call and a start spend time"
+    )
+    parser.add_argument("--out", type=Path, default=BENCH_DIR, help="where results.{json,md,png} or profile.md go")
     return parser.parse_args(argv)
 
 
@@ -266,6 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = replace(plan, peer=not args.no_peer, **{key: value for key, value in chosen.items() if value is not None})
     if plan.rounds < 1 or plan.calls < 2 or plan.burst < 1 or plan.cold_starts < 1 or plan.warmup < 0:
         sys.exit("bench: --rounds, --burst and --cold-starts must be at least 1, --calls at least 2")
+    if args.profile:
+        with tempfile.TemporaryDirectory(prefix="k8s-mcp-profile-") as workdir:
+            text = asyncio.run(profile.measure(Path(workdir), calls=args.calls or profile.CALLS))
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "profile.md").write_text(text)
+        sys.stdout.write(text)
+        return 0
     peer = None
     if plan.peer:
         peer = args.peer or Path(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import sys
@@ -223,3 +224,11 @@ async def in_process(*, cluster: LocalCluster, opa: OpaServer, workdir: Path) ->
             yield InProcess(guarded=guarded, unguarded=unguarded, gateway=gateway)
     finally:
         await gateway.aclose()
+
+
+async def decided_input(local: InProcess, side: Side, workdir: Path) -> dict[str, Any]:
+    """The input document OPA decided for a real call of `side`'s tool, from the in-process gateway's audit trail."""
+    await call(local.guarded, side)
+    records = [json.loads(line) for line in (workdir / "in-process" / "audit.jsonl").read_text().splitlines()]
+    document: dict[str, Any] = next(record["input"] for record in reversed(records) if "input" in record)
+    return document

@@ -108,6 +108,30 @@ def test_success_markdown_is_the_table_of_the_rows(smoke: Path) -> None:
     assert not (smoke / "results.png").exists()
 
 
+def test_success_profile_writes_where_a_guarded_call_and_a_start_spend_their_time(tmp_path: Path) -> None:
+    run = bench("--profile", "--calls", "20", "--out", str(tmp_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = (tmp_path / "profile.md").read_text()
+    assert run.stdout == text
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## CPU per call in the benchmark's process",
+        "## The OPA round trip, p50",
+        "## A guarded call's cProfile",
+        "## Import time of a stdio start, top 15 packages by their modules' own time",
+    ]
+    assert "(20 calls per figure" in text
+    # OPA answered with its own timings, and the profile went through the guard to the OPA client.
+    handler = next(line for line in text.splitlines() if line.startswith("| OPA's own handler"))
+    assert float(handler.split(" | ")[-1].rstrip(" |")) > 0
+    assert "`gateway/guard.py:" in text
+    assert "`gateway/policy.py:" in text
+    imports = text.split("## Import time")[1]
+    assert len([line for line in imports.splitlines() if line.startswith("| `")]) == 15
+    assert "| `gateway` |" in imports
+    assert not (tmp_path / "results.json").exists()
+
+
 def test_fail_bad_plan_is_refused_naming_the_options() -> None:
     run = bench("--calls", "1", "--no-peer")
     assert run.returncode != 0
