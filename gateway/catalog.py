@@ -121,6 +121,12 @@ class Entry:
     tool_document: dict[str, Any] = field(init=False)
     """`input.tool`, built once: every call of this tool sends the same one."""
 
+    @property
+    def per_context(self) -> bool:
+        """Whether a call chooses its context (`gateway.contexts`): the Kubernetes tools run against
+        it, and `my_permissions` asks the policy about it."""
+        return self.uses in ("kube", "discovery", "decided")
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "arguments", arguments_model(self.handler))
         object.__setattr__(

@@ -72,14 +72,14 @@ class Contexts:
             }
         }
 
-    def split(self, *, kube: bool, raw: dict[str, Any]) -> tuple[dict[str, Any], Context]:
-        """Take a Kubernetes call's `context` off its arguments and name the context it chose.
+    def split(self, *, per_context: bool, raw: dict[str, Any]) -> tuple[dict[str, Any], Context]:
+        """Take a call's `context` off its arguments and name the context it chose.
 
         Raises `InvalidArguments` for a name that is not configured. A `context` given to a gateway
-        with one context, or to a tool that does not reach Kubernetes, is left in the arguments,
-        where validation refuses it as it refuses any argument the tool does not have.
+        with one context, or to a tool that chooses none (`Entry.per_context`), is left in the
+        arguments, where validation refuses it as it refuses any argument the tool does not have.
         """
-        if ARGUMENT not in raw or not (kube and self.multiple):
+        if ARGUMENT not in raw or not (per_context and self.multiple):
             return raw, self.default
         rest = {name: value for name, value in raw.items() if name != ARGUMENT}
         chosen = raw[ARGUMENT]

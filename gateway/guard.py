@@ -76,12 +76,15 @@ class GatewayState:
     namespaces: tuple[str, ...] | None
     transport: Transport
     max_log_lines: int
+    clusters: tuple[str, ...] = ()
+    """Every cluster the gateway serves, the default (`cluster`) first; empty: `cluster` alone."""
 
     def document(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "dry_run": self.dry_run,
             "cluster": self.cluster,
+            "clusters": list(self.clusters or (self.cluster,)),
             "namespaces": list(self.namespaces) if self.namespaces is not None else None,
         }
 
@@ -264,7 +267,7 @@ class Guard(Middleware):
             raise UnknownTool(params.name)
         tool_arguments, carried = self.approvals.split(write=entry.action.write, raw=record.arguments)
         record.add(carried.audit)
-        tool_arguments, chosen = self.contexts.split(kube=entry.uses in ("kube", "discovery"), raw=tool_arguments)
+        tool_arguments, chosen = self.contexts.split(per_context=entry.per_context, raw=tool_arguments)
         self.contexts.choose(chosen)
         gateway = {**self._gateway_document, "cluster": chosen.kube.cluster}
         document = build_input(entry, tool_arguments, request=request, principal=record.principal, gateway=gateway)
@@ -292,7 +295,14 @@ class Guard(Middleware):
             record.outcome = "sent"
         else:
             await self.audit.ready()
-        DECIDED.set(Decided(principal=document["principal"], transport=request["transport"], hints=decision.hints))
+        DECIDED.set(
+            Decided(
+                principal=document["principal"],
+                transport=request["transport"],
+                cluster=gateway["cluster"],
+                hints=decision.hints,
+            )
+        )
         result = await call_next(context.copy(message=params.model_copy(update={"arguments": narrowed})))
         record.outcome = "ok"
         return _with_warnings(result, decision.warnings)

@@ -19,10 +19,12 @@ from gateway.policy import Hints
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Decided:
-    """The call the guard let through: who calls (`input.principal`), how, and the decision's hints."""
+    """The call the guard let through: who calls (`input.principal`), how, on which cluster, and the
+    decision's hints."""
 
     principal: dict[str, Any]
     transport: str
+    cluster: str
     hints: Hints
 
 
@@ -50,8 +52,8 @@ def advice(hints: Hints) -> str:
 
 
 async def my_permissions(current: Callable[[], Decided]) -> dict[str, Any]:
-    """Show who the gateway thinks you are and what the policy lets you do: where reads go, which
-    writes you may make and which approval each needs."""
+    """Show who the gateway thinks you are and what the policy lets you do on a cluster: where reads
+    go, which writes you may make and which approval each needs."""
     call = current()
     principal = call.principal
     return {
@@ -61,5 +63,6 @@ async def my_permissions(current: Callable[[], Decided]) -> dict[str, Any]:
             "authenticated": principal["authenticated"],
             "transport": call.transport,
         },
+        "cluster": call.cluster,
         "permissions": call.hints.permissions.model_dump() if call.hints.permissions else None,
     }

@@ -12,7 +12,9 @@ seconds (or the gateway's own OPA or Kubernetes timeout, when shorter):
 - **kubernetes**: the API server answers `/version` through the gateway's `Kube`, off the event
   loop, with the gateway's own credentials (so a rejected token is not ready either). Every
   authenticated identity may read `/version` (the default `system:public-info-viewer` role), so
-  the gateway's RBAC needs no grant for it.
+  the gateway's RBAC needs no grant for it. With several contexts each one's API server is asked
+  at once: the default context decides (`unavailable`: not ready); another one down leaves the
+  gateway ready, `degraded`, since its calls on the other clusters still run.
 
 A pod that is not ready leaves its Service's endpoints instead of failing every call closed. The
 body names each check with a fixed word for its state, never an error text, an address or an
@@ -32,6 +34,7 @@ from kubernetes.client import VersionApi
 
 from gateway import __version__
 from gateway.catalog import Catalog
+from gateway.contexts import Contexts
 from gateway.errors import KubeError, PolicyUnavailable
 from gateway.guard import INPUT_VERSION, GatewayState, action_digest
 from gateway.kube import Kube
@@ -45,6 +48,8 @@ PROBE_TOOL = "list_namespaces"
 PROBE_PRINCIPAL = "k8s-mcp-gateway:readiness"
 """Who the probe's decision input names, so OPA's decision log tells probes from agents."""
 OK = "ok"
+DEGRADED = "degraded"
+"""The default context answers and another one does not: ready, with the others' calls failing."""
 UNAVAILABLE = "unavailable"
 
 
@@ -84,24 +89,28 @@ class Report:
 
     @property
     def ready(self) -> bool:
-        return all(state == OK for state in self.checks.values())
+        return all(state in (OK, DEGRADED) for state in self.checks.values())
 
     def body(self) -> dict[str, Any]:
         return {"status": "ready" if self.ready else "not ready", "checks": self.checks}
 
 
 class Readiness:
-    """Asks OPA and the Kubernetes API server, as a tool call would, whether they answer."""
+    """Asks OPA and each context's Kubernetes API server, as a tool call would, whether they answer."""
 
-    def __init__(self, *, policy: PolicyClient, kube: Kube, probe: dict[str, Any]) -> None:
+    def __init__(self, *, policy: PolicyClient, contexts: Contexts, probe: dict[str, Any]) -> None:
         self._policy = policy
-        self._kube = kube
-        self._version = VersionApi(kube.api_client)
+        self._contexts = [(context.name, context.kube, VersionApi(context.kube.api_client)) for context in contexts]
         self._probe = probe
 
     async def check(self) -> Report:
-        opa, kubernetes = await asyncio.gather(self._opa(), self._kubernetes())
-        return Report({"opa": opa, "kubernetes": kubernetes})
+        opa, *clusters = await asyncio.gather(
+            self._opa(), *(self._kubernetes(name, kube, version) for name, kube, version in self._contexts)
+        )
+        default, *others = clusters
+        if default == OK and any(state != OK for state in others):
+            default = DEGRADED
+        return Report({"opa": opa, "kubernetes": default})
 
     async def _opa(self) -> str:
         try:
@@ -113,14 +122,14 @@ class Readiness:
             return UNAVAILABLE
         return OK
 
-    async def _kubernetes(self) -> str:
-        timeout = min(self._kube.timeout, CHECK_TIMEOUT)
+    async def _kubernetes(self, name: str, kube: Kube, version: VersionApi) -> str:
+        timeout = min(kube.timeout, CHECK_TIMEOUT)
         try:
-            await asyncio.wait_for(self._kube.call(self._version.get_code, _request_timeout=timeout), timeout)
+            await asyncio.wait_for(kube.call(version.get_code, _request_timeout=timeout), timeout)
         except KubeError as exc:
-            log.warning("not ready: %s", exc)
+            log.warning("context %s unavailable: %s", name, exc)
             return UNAVAILABLE
         except TimeoutError:
-            log.warning("not ready: the Kubernetes API gave no answer within %gs", timeout)
+            log.warning("context %s unavailable: its Kubernetes API gave no answer within %gs", name, timeout)
             return UNAVAILABLE
         return OK

@@ -67,11 +67,12 @@ def register_tools(
             continue
         dependency = contexts if entry.uses == "contexts" else _dependency(entry, contexts.default, approvals)
         tool = cast(RoutedTool, _tool(RoutedTool, entry, dependency, approvals))
-        if entry.uses in ("kube", "discovery") and contexts.multiple:
-            tool.routes = {
-                context.name: _tool(FunctionTool, entry, _dependency(entry, context, approvals), approvals)
-                for context in contexts
-            }
+        if entry.per_context and contexts.multiple:
+            if entry.uses != "decided":
+                tool.routes = {
+                    context.name: _tool(FunctionTool, entry, _dependency(entry, context, approvals), approvals)
+                    for context in contexts
+                }
             tool.parameters["properties"].update(contexts.schema)
         if entry.action.write and approvals is not None:
             tool.parameters["properties"].update(approvals.carried_schema)
@@ -192,6 +193,7 @@ class Gateway:
                 mode=settings.mode,
                 dry_run=settings.dry_run,
                 cluster=default.cluster,
+                clusters=contexts.names,
                 namespaces=tuple(settings.namespaces) if settings.namespaces is not None else None,
                 transport=settings.transport,
                 max_log_lines=settings.max_log_lines,
@@ -200,7 +202,9 @@ class Gateway:
             approvals=flow,
             contexts=contexts,
         )
-        readiness = Readiness(policy=policy, kube=default, probe=probe_input(catalog=catalog, gateway=guard.gateway))
+        readiness = Readiness(
+            policy=policy, contexts=contexts, probe=probe_input(catalog=catalog, gateway=guard.gateway)
+        )
         return cls(
             settings=settings,
             server=build_server(catalog=catalog, guard=guard, readiness=readiness, verifier=verifier),

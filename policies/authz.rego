@@ -46,21 +46,27 @@ decision := object.union_n([
 #   when at least one namespace is reachable. A write that needs approval is shown.
 #   A courtesy only: every call is decided again by decision.
 # entrypoint: true
-visible_tools := sort({entry.tool.name |
+visible_tools := sort(_visible_names | {name |
+	some cluster in _listed_clusters
+
+	# regal ignore:with-outside-test-context
+	some name in _visible_names with input.gateway.cluster as cluster
+})
+
+# the tools that could be allowed on input.gateway.cluster
+_visible_names contains entry.tool.name if {
 	_request_ok
 	some entry in _catalog
 	is_string(entry.tool.name)
 	_visible(entry.action)
-})
+}
 
 # ---------------------------------------------------------------------------------------------
 # Policy data (data.mcp.config), each setting with its strict fallback
 # ---------------------------------------------------------------------------------------------
 
-default _config := {}
-
-# data.mcp.config is policies/data.json, which Regal does not see
-_config := data.mcp.config if is_object(data.mcp.config)
+# _config, the data this call is decided by, is the top-level data with the call's cluster's
+# entry over it (clusters.rego)
 
 default _policy_mode := "readonly"
 
@@ -222,7 +228,7 @@ _action_denials contains sprintf("action.verb %s is not a read verb, but action.
 
 # Rule 1: read-only by default.
 
-_action_denials contains `writes are disabled: the policy mode is "readonly"` if {
+_action_denials contains sprintf(`writes are disabled: the policy mode%s is "readonly"`, [_on_cluster("mode")]) if {
 	_is_write
 	_policy_mode == "readonly"
 }
@@ -246,7 +252,7 @@ _action_denials contains sprintf("namespace %s is not a valid namespace name", [
 	ns := json.marshal(_namespace)
 }
 
-_action_denials contains sprintf("namespace %s is not in the allowlist", [ns]) if {
+_action_denials contains sprintf("namespace %s is not in the allowlist%s", [ns, _on_cluster("namespaces")]) if {
 	_action.cluster_scoped == false
 	_namespace
 	not _in_policy_allowlist(_namespace)
@@ -273,14 +279,20 @@ _action_denials contains "secrets are never read through the gateway" if {
 # allowlist can admit them; a write of a listed resource needs the default approval rule's
 # approval (data.mcp.config.approval.default: no namespace entry applies).
 
-_action_denials contains sprintf("cluster-scoped resource %s is not in the cluster write allowlist", [resource]) if {
+_action_denials contains sprintf("cluster-scoped resource %s is not in the cluster write allowlist%s", [
+	resource,
+	_on_cluster("cluster_writes"),
+]) if {
 	_action.cluster_scoped == true
 	_is_write
 	not _cluster_write_listed(_action)
 	resource := json.marshal(object.get(_action, "resource", null))
 }
 
-_action_denials contains sprintf("cluster-scoped resource %s is not in the cluster read allowlist", [resource]) if {
+_action_denials contains sprintf("cluster-scoped resource %s is not in the cluster read allowlist%s", [
+	resource,
+	_on_cluster("cluster_reads"),
+]) if {
 	_action.cluster_scoped == true
 	_action.write == false
 	not _cluster_read_allowed(_action)

@@ -95,7 +95,10 @@ base_input := {
 		"client": {"name": "claude-ai", "version": "0.1.0"},
 	},
 	"arguments": {},
-	"gateway": {"mode": "readwrite", "dry_run": false, "cluster": "kind-dev", "namespaces": null},
+	"gateway": {
+		"mode": "readwrite", "dry_run": false, "cluster": "kind-dev",
+		"clusters": ["kind-dev"], "namespaces": null,
+	},
 	"action_digest": "sha256:9c1e0000000000000000000000000000000000000000000000000000000000aa",
 	"approval": null,
 }

@@ -60,7 +60,8 @@ _write_granted if {
 	_grant_covers(grant, _tool_name, _namespace)
 }
 
-_action_denials contains sprintf("no write grant (data.mcp.config.grants) lets %s call %s in namespace %s", [
+_action_denials contains sprintf("no write grant (%s) lets %s call %s in namespace %s", [
+	_data_key("grants"),
 	json.marshal(object.get(input, ["principal", "sub"], null)),
 	json.marshal(_tool_name),
 	json.marshal(_namespace),

@@ -19,12 +19,13 @@ oscar := {"sub": "oscar", "groups": ["oncall"], "authenticated": true}
 
 dave := {"sub": "dave", "groups": ["dev"], "authenticated": true}
 
-not_granted_text := "no write grant (data.mcp.config.grants) lets %s call %s in namespace %s"
+not_granted_text := "no write grant (%s) lets %s call %s in namespace %s"
 
 # a write of `tool` by `who` in `namespace`
 write_by(tool, who, namespace) := set_key(call_in(tool, namespace), "principal", who)
 
 not_granted(who, tool, namespace) := sprintf(not_granted_text, [
+	"data.mcp.config.grants",
 	json.marshal(who), json.marshal(tool), json.marshal(namespace),
 ])
 

@@ -149,7 +149,7 @@ _permissions_hint_wanted if {
 	count(_denials) == 0
 }
 
-_write_hints contains `writes need "mode": "readwrite" in the policy data (data.mcp.config.mode)` if {
+_write_hints contains sprintf(`writes need "mode": "readwrite" in the policy data (%s)`, [_data_key("mode")]) if {
 	_policy_mode == "readonly"
 }
 
@@ -162,7 +162,8 @@ _write_hints contains sprintf("%s may call %s in %s", [grant.who, _tool_name, co
 	count(names) > 0
 }
 
-_write_hints contains sprintf("no grant in data.mcp.config.grants covers %s: nobody may make this write", [
+_write_hints contains sprintf("no grant in %s covers %s: nobody may make this write", [
+	_data_key("grants"),
 	json.marshal(_tool_name),
 ]) if {
 	not _tool_granted_to_anyone

@@ -97,6 +97,7 @@ class GatewayFactory(Protocol):
         *,
         opa_url: str,
         kube: CountingKube | None = None,
+        others: Mapping[str, CountingKube] | None = None,
         settings: Settings | None = None,
         **overrides: Any,
     ) -> Harness: ...
@@ -117,6 +118,7 @@ async def open_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
             *,
             opa_url: str,
             kube: CountingKube | None = None,
+            others: Mapping[str, CountingKube] | None = None,
             settings: Settings | None = None,
             **overrides: Any,
         ) -> Harness:
@@ -125,7 +127,7 @@ async def open_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
             if settings is None:
                 values = {"audit_path": tmp_path / f"audit-{opened}.jsonl", **overrides}
                 settings = Settings(opa_url=opa_url, **values)
-            return await stack.enter_async_context(open_harness(settings, kube=kube))
+            return await stack.enter_async_context(open_harness(settings, kube=kube, others=others))
 
         yield open_
 

@@ -109,10 +109,13 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def open_harness(settings: Settings, *, kube: CountingKube | None = None) -> AsyncIterator[Harness]:
-    """Open a gateway on `settings` in front of a fake kube, connect a client, close both after."""
+async def open_harness(
+    settings: Settings, *, kube: CountingKube | None = None, others: Mapping[str, CountingKube] | None = None
+) -> AsyncIterator[Harness]:
+    """Open a gateway on `settings` in front of a fake kube (the default context, with `others`
+    after it by name), connect a client, close both after."""
     kube = kube if kube is not None else CountingKube()
-    gateway = Gateway.open(settings, kube=kube)
+    gateway = Gateway.open(settings, kube={kube.cluster: kube, **others} if others else kube)
     try:
         async with Client(gateway.server) as client:
             yield Harness(gateway=gateway, client=client, kube=kube, audit_path=settings.audit_path).reset()

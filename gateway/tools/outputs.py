@@ -735,4 +735,5 @@ class ContextList(Shape):
 
 class MyPermissions(Shape):
     caller: Caller
+    cluster: str = Field(description="The kubeconfig context (cluster) the policy was asked about.")
     permissions: Permissions | None = Field(description="What the policy sums up for you; null when it gave none.")

@@ -3,13 +3,16 @@
 The gateway serves two contexts, `east` (the default) and `west`, each a fake kube that counts
 its calls, under the shipped policy with writes open to alice (group sre) and a write to
 `default` needing bob's (group sre-leads) approval. Each call is shown to reach the kube it chose
-and no other, a refused one to reach neither.
+and no other, a refused one to reach neither. With policy data per cluster
+(`data.mcp.config.clusters`), the same call is decided by its own cluster's data.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastmcp import Client
@@ -36,24 +39,49 @@ def west() -> CountingKube:
     return CountingKube(cluster="west")
 
 
+WEST_WRITES = {"mode": "readonly", "clusters": {"west": {"mode": "readwrite", "namespaces": ["staging"]}}}
+"""The shipped data (group sre writes in staging) read-only at the top, with `west` taking writes and
+reading staging only."""
+
+Opener = Callable[[Mapping[str, Any]], AbstractAsyncContextManager[Harness]]
+
+
 @pytest.fixture
-async def alice(
-    tmp_path: Path, policy_opa: PolicyServers, east: CountingKube, west: CountingKube
-) -> AsyncIterator[Harness]:
-    """alice (group sre) on a readwrite gateway serving `east` then `west`; `kube` is the default's."""
-    settings = Settings(
-        **policy_opa(READWRITE).settings(),
-        mode="readwrite",
-        principal="alice",
-        principal_groups=["sre"],
-        audit_path=tmp_path / "audit.jsonl",
-    )
-    gateway = Gateway.open(settings, kube={"east": east, "west": west})
-    try:
-        async with Client(gateway.server) as client:
-            yield Harness(gateway=gateway, client=client, kube=east, audit_path=settings.audit_path).reset()
-    finally:
-        await gateway.aclose()
+def open_alice(tmp_path: Path, policy_opa: PolicyServers, east: CountingKube, west: CountingKube) -> Opener:
+    """alice (group sre) on a readwrite gateway serving `east` then `west`, under the shipped policy
+    with `data` patched in; the harness's `kube` is the default's."""
+
+    @asynccontextmanager
+    async def open_(data: Mapping[str, Any]) -> AsyncIterator[Harness]:
+        settings = Settings(
+            **policy_opa(data).settings(),
+            mode="readwrite",
+            principal="alice",
+            principal_groups=["sre"],
+            audit_path=tmp_path / "audit.jsonl",
+        )
+        gateway = Gateway.open(settings, kube={"east": east, "west": west})
+        try:
+            async with Client(gateway.server) as client:
+                yield Harness(gateway=gateway, client=client, kube=east, audit_path=settings.audit_path).reset()
+        finally:
+            await gateway.aclose()
+
+    return open_
+
+
+@pytest.fixture
+async def alice(open_alice: Opener) -> AsyncIterator[Harness]:
+    """Writes open on both clusters."""
+    async with open_alice(READWRITE) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def west_writes(open_alice: Opener) -> AsyncIterator[Harness]:
+    """Writes open on `west` only, which reads staging only (WEST_WRITES)."""
+    async with open_alice(WEST_WRITES) as harness:
+        yield harness
 
 
 async def test_each_kubernetes_tool_offers_the_configured_contexts_and_the_gateway_tools_do_not(alice: Harness) -> None:
@@ -62,8 +90,9 @@ async def test_each_kubernetes_tool_offers_the_configured_contexts_and_the_gatew
     assert schemas["list_pods"]["context"]["enum"] == ["east", "west"]
     assert schemas["scale_deployment"]["context"]["default"] == "east"
     assert schemas["get_resource"]["context"]["enum"] == ["east", "west"]
-    assert "context" not in schemas["my_permissions"]
+    assert schemas["my_permissions"]["context"]["enum"] == ["east", "west"]
     assert "context" not in schemas["get_approval"]
+    assert "context" not in schemas["list_contexts"]
 
 
 @pytest.mark.parametrize(
@@ -112,7 +141,7 @@ async def test_an_unknown_context_is_invalid_and_reaches_no_cluster(
 
 
 async def test_a_gateway_tool_takes_no_context(alice: Harness, east: CountingKube, west: CountingKube) -> None:
-    message = await alice.error("my_permissions", {"context": "west"})
+    message = await alice.error("list_my_approvals", {"context": "west"})
 
     assert message.startswith("invalid arguments: context: ")
     assert "is not an argument of this tool" in message
@@ -158,3 +187,49 @@ async def test_a_write_waiting_for_approval_previews_on_its_own_context(
     assert east.calls == []
     assert west.methods == ["read_namespaced_deployment", "patch_namespaced_deployment_scale"]
     assert west.writes == []
+
+
+async def test_tools_list_shows_a_write_allowed_on_any_cluster(west_writes: Harness) -> None:
+    names = {tool.name for tool in await west_writes.client.list_tools()}
+
+    assert {"scale_deployment", "restart_deployment"} <= names
+
+
+async def test_each_cluster_is_decided_by_its_own_policy_data(
+    west_writes: Harness, east: CountingKube, west: CountingKube
+) -> None:
+    message = await west_writes.error("scale_deployment", {**SCALE, "namespace": "staging"})
+    assert 'writes are disabled: the policy mode is "readonly"' in message
+    assert east.calls == west.calls == []
+
+    pending = await west_writes.ok("scale_deployment", {**SCALE, "namespace": "staging", "context": "west"})
+    assert (pending["status"], pending["cluster"]) == ("pending_approval", "west")
+    assert west.writes == []
+    assert east.calls == []
+
+
+async def test_a_cluster_narrows_its_namespaces_and_says_which_it_allows(
+    west_writes: Harness, east: CountingKube, west: CountingKube
+) -> None:
+    message = await west_writes.error("list_pods", {**LIST_PODS, "context": "west"})
+
+    assert 'namespace "default" is not in the allowlist on cluster "west"' in message
+    assert "namespaces you may use for this tool: staging" in message
+    assert east.calls == west.calls == []
+    await west_writes.ok("list_pods", LIST_PODS)
+    assert east.methods == ["list_namespaced_pod"]
+    assert west.calls == []
+
+
+async def test_my_permissions_answers_for_the_cluster_asked_about(west_writes: Harness) -> None:
+    default = await west_writes.ok("my_permissions")
+    on_west = await west_writes.ok("my_permissions", {"context": "west"})
+
+    assert (default["cluster"], default["permissions"]["mode"]) == ("east", "readonly")
+    assert (on_west["cluster"], on_west["permissions"]["mode"]) == ("west", "readwrite")
+    assert on_west["permissions"]["namespaces"] == ["staging"]
+    assert [(write["tool"], write["namespace"]) for write in on_west["permissions"]["writes"]] == [
+        ("restart_deployment", "staging"),
+        ("scale_deployment", "staging"),
+    ]
+    assert default["permissions"]["writes"] == []

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from kubernetes.client import V1Namespace, V1NamespaceList, V1NamespaceStatus, V1ObjectMeta
 
+from tests.catalog import CLUSTER
 from tests.conftest import GatewayFactory, PolicyServers
 
 pytestmark = pytest.mark.integration
@@ -145,6 +146,7 @@ async def test_my_permissions_shows_the_caller_and_the_policy_summary(
 
     assert answer == {
         "caller": {"sub": "alice", "groups": ["sre"], "authenticated": False, "transport": "stdio"},
+        "cluster": CLUSTER,
         "permissions": {
             "mode": "readwrite",
             "namespaces": ["default", "staging"],

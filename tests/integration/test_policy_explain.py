@@ -79,7 +79,13 @@ async def test_a_write_needing_approval(tmp_path: Path) -> None:
         "client": {"name": None, "version": None},
     }
     assert document["request"]["transport"] == "http"
-    assert document["gateway"] == {"mode": "readwrite", "dry_run": False, "cluster": "prod-1", "namespaces": None}
+    assert document["gateway"] == {
+        "mode": "readwrite",
+        "dry_run": False,
+        "cluster": "prod-1",
+        "clusters": ["prod-1"],
+        "namespaces": None,
+    }
     assert document["action_digest"] == expected_digest("restart_deployment", document["arguments"], "prod-1")
     assert report["decision"]["allow"] is False
     assert report["decision"]["approval"] == {

@@ -74,7 +74,13 @@ async def test_the_read_input_document_has_every_contract_field(gateway: Harness
             "cluster_scoped": False,
             "write": False,
         },
-        "gateway": {"mode": "readwrite", "dry_run": False, "cluster": CLUSTER, "namespaces": None},
+        "gateway": {
+            "mode": "readwrite",
+            "dry_run": False,
+            "cluster": CLUSTER,
+            "clusters": [CLUSTER],
+            "namespaces": None,
+        },
         "action_digest": expected_digest("get_pod_logs", arguments),
         "approval": None,
     }
@@ -117,7 +123,13 @@ async def test_the_write_input_document_has_every_contract_field(
             "cluster_scoped": False,
             "write": True,
         },
-        "gateway": {"mode": "readwrite", "dry_run": True, "cluster": CLUSTER, "namespaces": ["staging", "default"]},
+        "gateway": {
+            "mode": "readwrite",
+            "dry_run": True,
+            "cluster": CLUSTER,
+            "clusters": [CLUSTER],
+            "namespaces": ["staging", "default"],
+        },
         "action_digest": expected_digest("scale_deployment", arguments),
         "approval": None,
     }
@@ -308,7 +320,13 @@ async def test_the_listing_input_describes_the_whole_catalog(open_gateway: Gatew
             "authenticated": False,
             "client": DEFAULT_CLIENT,
         },
-        "gateway": {"mode": "readonly", "dry_run": False, "cluster": CLUSTER, "namespaces": None},
+        "gateway": {
+            "mode": "readonly",
+            "dry_run": False,
+            "cluster": CLUSTER,
+            "clusters": [CLUSTER],
+            "namespaces": None,
+        },
     }
     assert [entry["tool"]["name"] for entry in catalog] == list(ALL_TOOLS)
     for entry in catalog:

@@ -1,4 +1,4 @@
-"""`/readyz` over HTTP: ready only while OPA gives a decision and the API server answers.
+"""`/readyz` over HTTP: ready only while OPA gives a decision and the default context's API server answers.
 
 OPA is stubbed (respx) and the API server is either the fake kube, a real unreachable address,
 or a loopback server answering what a test wants. The requests go through the gateway's own
@@ -19,7 +19,7 @@ from gateway.readiness import PROBE_PRINCIPAL
 from tests.catalog import STUB_OPA_URL
 from tests.conftest import GatewayFactory
 from tests.fakes.http import Reply, StubHttpServer
-from tests.fakes.kube import passthrough_kube, write_kubeconfig
+from tests.fakes.kube import CountingKube, passthrough_kube, write_kubeconfig
 from tests.fakes.opa import OpaStub, decision, opa_answer
 from tests.gateways import Harness
 
@@ -194,3 +194,44 @@ async def test_the_api_server_must_answer_version_with_the_gateway_credentials(
     assert response.status_code == (200 if kubernetes == "ok" else 503)
     assert api_server.requests == [("GET", "/version/")]
     assert "etcdserver" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("east_up", "west_up", "status", "kubernetes"),
+    [(True, True, 200, "ok"), (True, False, 200, "degraded"), (False, True, 503, "unavailable")],
+    ids=["both", "west-down", "default-down"],
+)
+async def test_every_context_is_asked_and_the_default_decides(
+    open_gateway: GatewayFactory,
+    opa_stub: OpaStub,
+    get: Callable[[Harness, str], Any],
+    tmp_path: Path,
+    unused_tcp_port: int,
+    east_up: bool,
+    west_up: bool,
+    status: int,
+    kubernetes: str,
+) -> None:
+    """Another context down leaves the gateway ready, since its other clusters' calls still run."""
+    unreachable = f"https://127.0.0.1:{unused_tcp_port}"
+
+    def kube(name: str, up: bool) -> CountingKube:
+        return (
+            CountingKube(cluster=name)
+            if up
+            else passthrough_kube(write_kubeconfig(tmp_path / name, server=unreachable))
+        )
+
+    east, west = kube("east", east_up), kube("west", west_up)
+    gateway = await open_gateway(opa_url=STUB_OPA_URL, kube=east, others={"west": west})
+
+    response = await get(gateway, "/readyz")
+
+    assert response.status_code == status
+    assert response.json() == {
+        "status": "ready" if status == 200 else "not ready",
+        "checks": {"opa": "ok", "kubernetes": kubernetes},
+    }
+    assert "west" not in response.text
+    assert str(unused_tcp_port) not in response.text
+    assert east.methods == west.methods == ["get_code"]

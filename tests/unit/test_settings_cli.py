@@ -157,6 +157,7 @@ async def test_the_seed_variables_flow_into_the_policy_input(
         "mode": "readwrite",
         "dry_run": True,
         "cluster": CLUSTER,
+        "clusters": [CLUSTER],
         "namespaces": ["staging", "default"],
     }
     assert (document["principal"]["sub"], document["principal"]["groups"]) == ("carol", ["sre", "oncall"])
