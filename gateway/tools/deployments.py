@@ -11,7 +11,17 @@ from gateway.kube import Kube
 from gateway.preview import Snapshot
 from gateway.tools.events import described
 from gateway.tools.listing import each, namespaced_list
-from gateway.tools.shape import CHANGE_CAUSE, counts, images, revision, selector_text, timestamp, workload
+from gateway.tools.shape import (
+    CHANGE_CAUSE,
+    Json,
+    counts,
+    images,
+    revision,
+    rfc3339,
+    selector_text,
+    timestamp,
+    workload,
+)
 from gateway.validation import Namespace, ObjectName
 
 if TYPE_CHECKING:
@@ -26,20 +36,26 @@ DeploymentName = Annotated[ObjectName, Field(description="Deployment name (DNS-1
 DryRun = Annotated[bool, Field(description="Validate on the server without persisting the change.")]
 
 
-def _row(d: "V1Deployment") -> dict[str, Any]:
+def _row(d: Json) -> dict[str, Any]:
+    """One line of a deployment listing, read from the API's JSON (a listing builds no models)."""
+    metadata, spec = d["metadata"], d.get("spec") or {}
     return {
-        "name": d.metadata.name,
-        "replicas": d.spec.replicas,
-        **counts(d.status, ready="ready_replicas", updated="updated_replicas", available="available_replicas"),
-        "images": images(d.spec.template),
-        "created": timestamp(d.metadata.creation_timestamp),
+        "name": metadata["name"],
+        "replicas": spec.get("replicas"),
+        **counts(
+            d.get("status") or {}, ready="readyReplicas", updated="updatedReplicas", available="availableReplicas"
+        ),
+        "images": images(spec["template"]),
+        "created": rfc3339(metadata.get("creationTimestamp")),
     }
 
 
 list_deployments = namespaced_list(
     "deployments",
     "List deployments in a namespace with desired, ready, updated and available replicas.",
-    method=lambda kube: kube.apps.list_namespaced_deployment,
+    method=lambda kube: kube.json_list(
+        "/apis/apps/v1/namespaces/{namespace}/deployments", name="list_namespaced_deployment"
+    ),
     rows=each(_row),
 )
 
@@ -52,7 +68,7 @@ async def describe_deployment(
     return await described(
         kube,
         d,
-        _row(d),
+        _row(kube.api_client.sanitize_for_serialization(d)),
         kind="Deployment",
         namespace=namespace,
         revision=revision(d.metadata),

@@ -550,7 +550,7 @@ def canned_responses() -> dict[str, Any]:
         "read_namespaced_pod": _pod(),
         "read_namespaced_pod_log": LOG_TEXT,
         "list_namespaced_event": CoreV1EventList(items=[_event()]),
-        "list_namespaced_deployment": V1DeploymentList(items=[_deployment()]),
+        "list_namespaced_deployment": ApiClient().sanitize_for_serialization(V1DeploymentList(items=[_deployment()])),
         "read_namespaced_deployment": _deployment(),
         "patch_namespaced_deployment": _deployment(),
         "list_node": V1NodeList(items=[_node()]),
