@@ -1,6 +1,7 @@
 """The fake Kubernetes layer: `CountingKube`, a real `gateway.kube.Kube` whose `call` records
-every Kubernetes API call and answers with canned kubernetes model objects (or a canned error)
-instead of touching a cluster, the canned objects themselves, and a kubeconfig writer."""
+every Kubernetes API call and answers with canned kubernetes model objects, or the API's JSON of
+them for the lists read that way (or a canned error), instead of touching a cluster, the canned
+objects themselves, and a kubeconfig writer."""
 
 from __future__ import annotations
 
@@ -516,6 +517,11 @@ def raw_get(*, path: str, **_: Any) -> Any:
     return {"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items}
 
 
+def api_json(model: Any) -> Any:
+    """A model object as the API server sends it: JSON, camelCase keys, no empty fields."""
+    return ApiClient().sanitize_for_serialization(model)
+
+
 def canned_page(model: Any, items: list[Manifest]) -> Any:
     """A list answer holding `items`, with a `continue` token as a paged API answer has.
 
@@ -542,18 +548,20 @@ def _new_kinds() -> dict[str, Any]:
 def canned_responses() -> dict[str, Any]:
     """A fresh answer for every Kubernetes API method the tools use."""
     return {
-        "list_namespace": V1NamespaceList(
-            items=[V1Namespace(metadata=V1ObjectMeta(name="default"), status=V1NamespaceStatus(phase="Active"))]
+        # The lists the tools read as the API's JSON (Kube.json_list), not as model objects.
+        "list_namespace": api_json(
+            V1NamespaceList(
+                items=[V1Namespace(metadata=V1ObjectMeta(name="default"), status=V1NamespaceStatus(phase="Active"))]
+            )
         ),
-        # Pods are listed as the API's JSON (Kube.json_list), not as model objects.
-        "list_namespaced_pod": ApiClient().sanitize_for_serialization(V1PodList(items=[_pod()])),
+        "list_namespaced_pod": api_json(V1PodList(items=[_pod()])),
         "read_namespaced_pod": _pod(),
         "read_namespaced_pod_log": LOG_TEXT,
-        "list_namespaced_event": CoreV1EventList(items=[_event()]),
-        "list_namespaced_deployment": ApiClient().sanitize_for_serialization(V1DeploymentList(items=[_deployment()])),
+        "list_namespaced_event": api_json(CoreV1EventList(items=[_event()])),
+        "list_namespaced_deployment": api_json(V1DeploymentList(items=[_deployment()])),
         "read_namespaced_deployment": _deployment(),
         "patch_namespaced_deployment": _deployment(),
-        "list_node": V1NodeList(items=[_node()]),
+        "list_node": api_json(V1NodeList(items=[_node()])),
         "read_node": _node(),
         "patch_node": _node(),
         "delete_namespaced_pod": _pod(),
