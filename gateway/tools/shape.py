@@ -229,14 +229,19 @@ def conditions(items: Iterable[Any] | None) -> list[dict[str, Any]]:
     ]
 
 
-def revision(metadata: V1ObjectMeta) -> int | None:
-    """The rollout revision the deployment controller wrote on a Deployment or ReplicaSet."""
-    value = (metadata.annotations or {}).get(REVISION)
+def revision(metadata: V1ObjectMeta | Json) -> int | None:
+    """The rollout revision the deployment controller wrote on a Deployment or ReplicaSet (its
+    metadata as a model, or as the API's JSON)."""
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else metadata.annotations
+    value = (annotations or {}).get(REVISION)
     return int(value) if value and value.isdigit() else None
 
 
-def owners(metadata: V1ObjectMeta) -> list[str]:
-    """`Kind/name` of each owner, so an agent can walk Pod -> ReplicaSet -> Deployment."""
+def owners(metadata: V1ObjectMeta | Json) -> list[str]:
+    """`Kind/name` of each owner, so an agent can walk Pod -> ReplicaSet -> Deployment (its metadata
+    as a model, or as the API's JSON)."""
+    if isinstance(metadata, Mapping):
+        return [f"{o.get('kind')}/{o.get('name')}" for o in metadata.get("ownerReferences") or []]
     return [f"{o.kind}/{o.name}" for o in metadata.owner_references or []]
 
 

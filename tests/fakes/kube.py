@@ -63,7 +63,6 @@ from kubernetes.client import (
     V1PodStatus,
     V1PodTemplateSpec,
     V1ReplicaSet,
-    V1ReplicaSetList,
     V1Scale,
     V1ScaleSpec,
     V1SecretEnvSource,
@@ -540,7 +539,7 @@ def _new_kinds() -> dict[str, Any]:
         _replicaset("web-7d9c6b8f5", revision=2, replicas=2),
         _replicaset("other-6b5a4c3d2", revision=9, replicas=1, owner_uid="uid-of-another-deployment"),
     ]
-    answers["list_namespaced_replica_set"] = canned_page(V1ReplicaSetList, replica_sets)
+    answers["list_namespaced_replica_set"] = canned_page(dict, replica_sets)
     answers["list_namespaced_endpoint_slice"] = canned_page(V1EndpointSliceList, ENDPOINT_SLICES)
     return answers
 
