@@ -35,7 +35,6 @@ from kubernetes.client import (
     V1DeploymentList,
     V1DeploymentSpec,
     V1DeploymentStatus,
-    V1EndpointSliceList,
     V1EnvFromSource,
     V1EnvVar,
     V1EnvVarSource,
@@ -68,7 +67,6 @@ from kubernetes.client import (
     V1SecretEnvSource,
     V1SecretKeySelector,
     V1Service,
-    V1ServiceList,
     V1StatefulSet,
     V1StatefulSetList,
     V2HorizontalPodAutoscaler,
@@ -428,7 +426,7 @@ LISTED_BY = {
     "list_namespaced_daemon_set": (V1DaemonSetList, "read_namespaced_daemon_set"),
     "list_namespaced_job": (V1JobList, "read_namespaced_job"),
     "list_namespaced_cron_job": (V1CronJobList, "read_namespaced_cron_job"),
-    "list_namespaced_service": (V1ServiceList, "read_namespaced_service"),
+    "list_namespaced_service": (dict, "read_namespaced_service"),
     "list_namespaced_ingress": (V1IngressList, "read_namespaced_ingress"),
     "list_namespaced_horizontal_pod_autoscaler": (
         V2HorizontalPodAutoscalerList,
@@ -540,7 +538,7 @@ def _new_kinds() -> dict[str, Any]:
         _replicaset("other-6b5a4c3d2", revision=9, replicas=1, owner_uid="uid-of-another-deployment"),
     ]
     answers["list_namespaced_replica_set"] = canned_page(dict, replica_sets)
-    answers["list_namespaced_endpoint_slice"] = canned_page(V1EndpointSliceList, ENDPOINT_SLICES)
+    answers["list_namespaced_endpoint_slice"] = canned_page(dict, ENDPOINT_SLICES)
     return answers
 
 
