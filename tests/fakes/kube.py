@@ -27,7 +27,6 @@ from kubernetes.client import (
     V1ContainerStateWaiting,
     V1ContainerStatus,
     V1CronJob,
-    V1CronJobList,
     V1DaemonSet,
     V1DaemonSetList,
     V1Deployment,
@@ -41,7 +40,6 @@ from kubernetes.client import (
     V1Ingress,
     V1IngressList,
     V1Job,
-    V1JobList,
     V1LabelSelector,
     V1Namespace,
     V1NamespaceList,
@@ -68,7 +66,6 @@ from kubernetes.client import (
     V1SecretKeySelector,
     V1Service,
     V1StatefulSet,
-    V1StatefulSetList,
     V2HorizontalPodAutoscaler,
     V2HorizontalPodAutoscalerList,
     VersionInfo,
@@ -422,10 +419,10 @@ CANNED_MANIFESTS: dict[str, tuple[Any, Manifest]] = {
     ),
 }
 LISTED_BY = {
-    "list_namespaced_stateful_set": (V1StatefulSetList, "read_namespaced_stateful_set"),
+    "list_namespaced_stateful_set": (dict, "read_namespaced_stateful_set"),
     "list_namespaced_daemon_set": (V1DaemonSetList, "read_namespaced_daemon_set"),
-    "list_namespaced_job": (V1JobList, "read_namespaced_job"),
-    "list_namespaced_cron_job": (V1CronJobList, "read_namespaced_cron_job"),
+    "list_namespaced_job": (dict, "read_namespaced_job"),
+    "list_namespaced_cron_job": (dict, "read_namespaced_cron_job"),
     "list_namespaced_service": (dict, "read_namespaced_service"),
     "list_namespaced_ingress": (V1IngressList, "read_namespaced_ingress"),
     "list_namespaced_horizontal_pod_autoscaler": (
