@@ -28,7 +28,6 @@ from kubernetes.client import (
     V1ContainerStatus,
     V1CronJob,
     V1DaemonSet,
-    V1DaemonSetList,
     V1Deployment,
     V1DeploymentCondition,
     V1DeploymentList,
@@ -420,7 +419,7 @@ CANNED_MANIFESTS: dict[str, tuple[Any, Manifest]] = {
 }
 LISTED_BY = {
     "list_namespaced_stateful_set": (dict, "read_namespaced_stateful_set"),
-    "list_namespaced_daemon_set": (V1DaemonSetList, "read_namespaced_daemon_set"),
+    "list_namespaced_daemon_set": (dict, "read_namespaced_daemon_set"),
     "list_namespaced_job": (dict, "read_namespaced_job"),
     "list_namespaced_cron_job": (dict, "read_namespaced_cron_job"),
     "list_namespaced_service": (dict, "read_namespaced_service"),
