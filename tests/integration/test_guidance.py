@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.catalog import CLUSTER
 from tests.conftest import GatewayFactory, PolicyServers
 from tests.fakes.kube import Manifest
 
@@ -142,6 +143,7 @@ async def test_my_permissions_shows_the_caller_and_the_policy_summary(
 
     assert answer == {
         "caller": {"sub": "alice", "groups": ["sre"], "authenticated": False, "transport": "stdio"},
+        "cluster": CLUSTER,
         "permissions": {
             "mode": "readwrite",
             "namespaces": ["default", "staging"],
