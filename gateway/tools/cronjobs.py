@@ -1,39 +1,39 @@
 """CronJob tools: list and describe."""
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from gateway.kube import Kube
 from gateway.tools.events import described
 from gateway.tools.listing import each, namespaced_list
-from gateway.tools.shape import pod_template, timestamp
+from gateway.tools.shape import Json, pod_template, rfc3339
 from gateway.validation import Namespace, ObjectName
-
-if TYPE_CHECKING:
-    from kubernetes.client import V1CronJob
 
 CronJobName = Annotated[ObjectName, Field(description="CronJob name (DNS-1123 subdomain).")]
 
 
-def _row(c: "V1CronJob") -> dict[str, Any]:
-    status = c.status
+def _row(c: Json) -> dict[str, Any]:
+    """One line of a CronJob listing, read from the API's JSON (a listing builds no models)."""
+    metadata, spec, status = c["metadata"], c.get("spec") or {}, c.get("status") or {}
     return {
-        "name": c.metadata.name,
-        "schedule": c.spec.schedule,
-        "time_zone": c.spec.time_zone,
-        "suspend": bool(c.spec.suspend),
-        "active": len(status.active or []) if status else 0,
-        "last_schedule": timestamp(status.last_schedule_time) if status else None,
-        "last_success": timestamp(status.last_successful_time) if status else None,
-        "created": timestamp(c.metadata.creation_timestamp),
+        "name": metadata["name"],
+        "schedule": spec.get("schedule"),
+        "time_zone": spec.get("timeZone"),
+        "suspend": bool(spec.get("suspend")),
+        "active": len(status.get("active") or []),
+        "last_schedule": rfc3339(status.get("lastScheduleTime")),
+        "last_success": rfc3339(status.get("lastSuccessfulTime")),
+        "created": rfc3339(metadata.get("creationTimestamp")),
     }
 
 
 list_cronjobs = namespaced_list(
     "cronjobs",
     "List CronJobs in a namespace with schedule, suspension, active jobs, last schedule and last success.",
-    method=lambda kube: kube.batch.list_namespaced_cron_job,
+    method=lambda kube: kube.json_list(
+        "/apis/batch/v1/namespaces/{namespace}/cronjobs", name="list_namespaced_cron_job"
+    ),
     rows=each(_row),
 )
 
@@ -45,7 +45,7 @@ async def describe_cronjob(kube: Kube, cronjob_name: CronJobName, namespace: Nam
     return await described(
         kube,
         c,
-        _row(c),
+        _row(kube.api_client.sanitize_for_serialization(c)),
         kind="CronJob",
         namespace=namespace,
         concurrency_policy=spec.concurrency_policy,

@@ -1,43 +1,44 @@
 """DaemonSet tools: list and describe."""
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from gateway.kube import Kube
 from gateway.tools.events import described
 from gateway.tools.listing import each, namespaced_list
-from gateway.tools.shape import counts, images, timestamp, workload
+from gateway.tools.shape import Json, counts, images, rfc3339, workload
 from gateway.validation import Namespace, ObjectName
-
-if TYPE_CHECKING:
-    from kubernetes.client import V1DaemonSet
 
 DaemonSetName = Annotated[ObjectName, Field(description="DaemonSet name (DNS-1123 subdomain).")]
 
 
-def _row(d: "V1DaemonSet") -> dict[str, Any]:
+def _row(d: Json) -> dict[str, Any]:
+    """One line of a DaemonSet listing, read from the API's JSON (a listing builds no models)."""
+    metadata, template = d["metadata"], d["spec"]["template"]
     return {
-        "name": d.metadata.name,
+        "name": metadata["name"],
         **counts(
-            d.status,
-            desired="desired_number_scheduled",
-            current="current_number_scheduled",
-            ready="number_ready",
-            updated="updated_number_scheduled",
-            available="number_available",
-            misscheduled="number_misscheduled",
+            d.get("status") or {},
+            desired="desiredNumberScheduled",
+            current="currentNumberScheduled",
+            ready="numberReady",
+            updated="updatedNumberScheduled",
+            available="numberAvailable",
+            misscheduled="numberMisscheduled",
         ),
-        "node_selector": d.spec.template.spec.node_selector or {},
-        "images": images(d.spec.template),
-        "created": timestamp(d.metadata.creation_timestamp),
+        "node_selector": (template.get("spec") or {}).get("nodeSelector") or {},
+        "images": images(template),
+        "created": rfc3339(metadata.get("creationTimestamp")),
     }
 
 
 list_daemonsets = namespaced_list(
     "daemonsets",
     "List DaemonSets in a namespace with desired, current, ready, updated and available pods.",
-    method=lambda kube: kube.apps.list_namespaced_daemon_set,
+    method=lambda kube: kube.json_list(
+        "/apis/apps/v1/namespaces/{namespace}/daemonsets", name="list_namespaced_daemon_set"
+    ),
     rows=each(_row),
 )
 
@@ -52,7 +53,7 @@ async def describe_daemonset(
     return await described(
         kube,
         d,
-        _row(d),
+        _row(kube.api_client.sanitize_for_serialization(d)),
         kind="DaemonSet",
         namespace=namespace,
         update_strategy=strategy.type if strategy else None,

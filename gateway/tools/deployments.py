@@ -1,6 +1,7 @@
 """Deployment tools: list, describe, rollout status and history, and the writes (restart, scale,
 rollout undo) with their previews."""
 
+import copy
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,11 +12,21 @@ from gateway.kube import Kube
 from gateway.preview import Snapshot
 from gateway.tools.events import described
 from gateway.tools.listing import each, namespaced_list
-from gateway.tools.shape import CHANGE_CAUSE, counts, images, revision, selector_text, timestamp, workload
+from gateway.tools.replicasets import list_replica_sets
+from gateway.tools.shape import (
+    CHANGE_CAUSE,
+    Json,
+    counts,
+    images,
+    revision,
+    rfc3339,
+    selector_text,
+    workload,
+)
 from gateway.validation import Namespace, ObjectName
 
 if TYPE_CHECKING:
-    from kubernetes.client import V1Deployment, V1ReplicaSet, V1Scale
+    from kubernetes.client import V1Deployment, V1Scale
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -26,20 +37,26 @@ DeploymentName = Annotated[ObjectName, Field(description="Deployment name (DNS-1
 DryRun = Annotated[bool, Field(description="Validate on the server without persisting the change.")]
 
 
-def _row(d: "V1Deployment") -> dict[str, Any]:
+def _row(d: Json) -> dict[str, Any]:
+    """One line of a deployment listing, read from the API's JSON (a listing builds no models)."""
+    metadata, spec = d["metadata"], d.get("spec") or {}
     return {
-        "name": d.metadata.name,
-        "replicas": d.spec.replicas,
-        **counts(d.status, ready="ready_replicas", updated="updated_replicas", available="available_replicas"),
-        "images": images(d.spec.template),
-        "created": timestamp(d.metadata.creation_timestamp),
+        "name": metadata["name"],
+        "replicas": spec.get("replicas"),
+        **counts(
+            d.get("status") or {}, ready="readyReplicas", updated="updatedReplicas", available="availableReplicas"
+        ),
+        "images": images(spec["template"]),
+        "created": rfc3339(metadata.get("creationTimestamp")),
     }
 
 
 list_deployments = namespaced_list(
     "deployments",
     "List deployments in a namespace with desired, ready, updated and available replicas.",
-    method=lambda kube: kube.apps.list_namespaced_deployment,
+    method=lambda kube: kube.json_list(
+        "/apis/apps/v1/namespaces/{namespace}/deployments", name="list_namespaced_deployment"
+    ),
     rows=each(_row),
 )
 
@@ -52,7 +69,7 @@ async def describe_deployment(
     return await described(
         kube,
         d,
-        _row(d),
+        _row(kube.api_client.sanitize_for_serialization(d)),
         kind="Deployment",
         namespace=namespace,
         revision=revision(d.metadata),
@@ -104,31 +121,34 @@ async def rollout_status(
     }
 
 
-def _revision_row(rs: "V1ReplicaSet", current: int | None) -> dict[str, Any]:
-    number = revision(rs.metadata)
+def _revision_row(rs: Json, current: int | None) -> dict[str, Any]:
+    metadata, spec = rs["metadata"], rs.get("spec") or {}
+    number = revision(metadata)
     return {
         "revision": number,
         "current": number is not None and number == current,
-        "replicaset": rs.metadata.name,
-        "change_cause": (rs.metadata.annotations or {}).get(CHANGE_CAUSE),
-        "images": images(rs.spec.template),
-        "replicas": rs.spec.replicas,
-        **counts(rs.status, ready="ready_replicas"),
-        "created": timestamp(rs.metadata.creation_timestamp),
+        "replicaset": metadata["name"],
+        "change_cause": (metadata.get("annotations") or {}).get(CHANGE_CAUSE),
+        "images": images(spec["template"]),
+        "replicas": spec.get("replicas"),
+        **counts(rs.get("status") or {}, ready="readyReplicas"),
+        "created": rfc3339(metadata.get("creationTimestamp")),
     }
 
 
-async def _owned_replica_sets(kube: Kube, d: "V1Deployment", namespace: str) -> "list[V1ReplicaSet]":
-    """The ReplicaSets the deployment controls: one per revision."""
+async def _owned_replica_sets(kube: Kube, d: "V1Deployment", namespace: str) -> list[Json]:
+    """The ReplicaSets the deployment controls, as the API's JSON: one per revision."""
     sets = await kube.call(
-        kube.apps.list_namespaced_replica_set,
+        list_replica_sets(kube),
         namespace=namespace,
         label_selector=selector_text(d.spec.selector) or None,
     )
     return [
         rs
-        for rs in sets.items
-        if any(o.controller and o.uid == d.metadata.uid for o in rs.metadata.owner_references or [])
+        for rs in sets["items"] or []
+        if any(
+            o.get("controller") and o.get("uid") == d.metadata.uid for o in rs["metadata"].get("ownerReferences") or []
+        )
     ]
 
 
@@ -228,11 +248,11 @@ ToRevision = Annotated[
 ]
 
 
-def _undo_target(d: "V1Deployment", owned: "list[V1ReplicaSet]", to_revision: int | None) -> "tuple[int, V1ReplicaSet]":
+def _undo_target(d: "V1Deployment", owned: list[Json], to_revision: int | None) -> tuple[int, Json]:
     """The revision `kubectl rollout undo` goes back to, and its ReplicaSet: `to_revision`, or the
     newest revision before the current one."""
     name = f"{d.metadata.namespace}/{d.metadata.name}"
-    by_revision = {number: rs for rs in owned if (number := revision(rs.metadata)) is not None}
+    by_revision = {number: rs for rs in owned if (number := revision(rs["metadata"])) is not None}
     known = ", ".join(str(number) for number in sorted(by_revision)) or "none"
     if to_revision is not None:
         if to_revision not in by_revision:
@@ -245,10 +265,10 @@ def _undo_target(d: "V1Deployment", owned: "list[V1ReplicaSet]", to_revision: in
     return max(earlier), by_revision[max(earlier)]
 
 
-def _template_of(kube: Kube, rs: "V1ReplicaSet") -> dict[str, Any]:
+def _template_of(rs: Json) -> dict[str, Any]:
     """The ReplicaSet's pod template as the deployment's: without the label the controller adds to it."""
-    template: dict[str, Any] = kube.api_client.sanitize_for_serialization(rs.spec.template)
-    labels = template.get("metadata", {}).get("labels") or {}
+    template: dict[str, Any] = copy.deepcopy(rs["spec"]["template"])
+    labels = (template.get("metadata") or {}).get("labels") or {}
     labels.pop(POD_TEMPLATE_HASH, None)
     return template
 
@@ -263,7 +283,7 @@ async def _undo(
     # A JSON patch that tests the version it read: a deployment changed since fails with a conflict.
     body = [
         {"op": "test", "path": "/metadata/resourceVersion", "value": d.metadata.resource_version},
-        {"op": "replace", "path": "/spec/template", "value": _template_of(kube, rs)},
+        {"op": "replace", "path": "/spec/template", "value": _template_of(rs)},
     ]
     patched = await kube.call(
         kube.apps.patch_namespaced_deployment, name=name, namespace=namespace, body=body, dry_run=_dry_run(dry_run)

@@ -1,33 +1,43 @@
 """Event tools: what happened recently, newest first."""
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from gateway.kube import Kube
-from gateway.tools.shape import timestamp
+from gateway.kube import JsonRead, Kube
+from gateway.tools.shape import Json, rfc3339
 from gateway.validation import FieldSelector, Namespace
-
-if TYPE_CHECKING:
-    from kubernetes.client import CoreV1Event
 
 CLUSTER_EVENTS_NAMESPACE = "default"
 
 
-def _when(event: "CoreV1Event") -> Any:
-    return event.last_timestamp or event.event_time or event.first_timestamp or event.metadata.creation_timestamp
+def _list(kube: Kube) -> JsonRead:
+    """Events are read as the API's JSON: a namespace's events are the longest list a triage reads."""
+    return kube.json_list("/api/v1/namespaces/{namespace}/events", name="list_namespaced_event")
 
 
-def event_rows(events: list["CoreV1Event"], limit: int) -> list[dict[str, Any]]:
-    newest = sorted(events, key=lambda e: timestamp(_when(e)) or "", reverse=True)[:limit]
+def _when(event: Json) -> str | None:
+    when = (
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or event["metadata"].get("creationTimestamp")
+    )
+    return rfc3339(when)
+
+
+def event_rows(events: Iterable[Json], limit: int) -> list[dict[str, Any]]:
+    """The `limit` newest of `events` (the API's JSON), newest first."""
+    newest = sorted(events, key=lambda e: _when(e) or "", reverse=True)[:limit]
     return [
         {
-            "time": timestamp(_when(e)),
-            "type": e.type,
-            "reason": e.reason,
-            "object": f"{e.involved_object.kind}/{e.involved_object.name}",
-            "message": e.message,
-            "count": e.count or 1,
+            "time": _when(e),
+            "type": e.get("type"),
+            "reason": e.get("reason"),
+            "object": f"{e['involvedObject'].get('kind')}/{e['involvedObject'].get('name')}",
+            "message": e.get("message"),
+            "count": e.get("count") or 1,
         }
         for e in newest
     ]
@@ -36,11 +46,11 @@ def event_rows(events: list["CoreV1Event"], limit: int) -> list[dict[str, Any]]:
 async def events_for(kube: Kube, *, namespace: str, kind: str, name: str, limit: int = 10) -> list[dict[str, Any]]:
     """The latest events about one object, for the describe tools."""
     result = await kube.call(
-        kube.core.list_namespaced_event,
+        _list(kube),
         namespace=namespace,
         field_selector=f"involvedObject.kind={kind},involvedObject.name={name}",
     )
-    return event_rows(result.items, limit)
+    return event_rows(result["items"] or [], limit)
 
 
 async def described(
@@ -66,9 +76,5 @@ async def list_events(
 ) -> dict[str, Any]:
     """List recent events in a namespace, newest first (optionally only Warnings)."""
     selectors = [s for s in (field_selector, f"type={type}" if type else None) if s]
-    result = await kube.call(
-        kube.core.list_namespaced_event,
-        namespace=namespace,
-        field_selector=",".join(selectors) or None,
-    )
-    return {"namespace": namespace, "events": event_rows(result.items, limit)}
+    result = await kube.call(_list(kube), namespace=namespace, field_selector=",".join(selectors) or None)
+    return {"namespace": namespace, "events": event_rows(result["items"] or [], limit)}

@@ -1,51 +1,48 @@
 """Job tools: list and describe. A Job is finished when it is Complete or Failed."""
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from gateway.kube import Kube
 from gateway.tools.events import described
 from gateway.tools.listing import each, namespaced_list
-from gateway.tools.shape import counts, owners, timestamp, workload
+from gateway.tools.shape import Json, counts, owners, rfc3339, workload
 from gateway.validation import Namespace, ObjectName
-
-if TYPE_CHECKING:
-    from kubernetes.client import V1Job
 
 JobName = Annotated[ObjectName, Field(description="Job name (DNS-1123 subdomain).")]
 
 _TERMINAL = ("Complete", "Failed", "Suspended")
 
 
-def job_state(job: "V1Job") -> str:
+def _state(status: Json) -> str:
     """`Complete`, `Failed` or `Suspended` from the Job's conditions, else `Running` or `Pending`."""
-    status = job.status
-    true = {c.type for c in (status.conditions or [] if status else []) if c.status == "True"}
+    true = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
     terminal = next((kind for kind in _TERMINAL if kind in true), None)
     if terminal is not None:
         return terminal
-    return "Running" if status and status.active else "Pending"
+    return "Running" if status.get("active") else "Pending"
 
 
-def _row(j: "V1Job") -> dict[str, Any]:
-    status = j.status
+def _row(j: Json) -> dict[str, Any]:
+    """One line of a Job listing, read from the API's JSON (a listing builds no models)."""
+    metadata, status = j["metadata"], j.get("status") or {}
     return {
-        "name": j.metadata.name,
-        "state": job_state(j),
-        "completions": j.spec.completions,
+        "name": metadata["name"],
+        "state": _state(status),
+        "completions": (j.get("spec") or {}).get("completions"),
         **counts(status, active="active", succeeded="succeeded", failed="failed"),
-        "started": timestamp(status.start_time) if status else None,
-        "finished": timestamp(status.completion_time) if status else None,
-        "owner": owners(j.metadata),
-        "created": timestamp(j.metadata.creation_timestamp),
+        "started": rfc3339(status.get("startTime")),
+        "finished": rfc3339(status.get("completionTime")),
+        "owner": owners(metadata),
+        "created": rfc3339(metadata.get("creationTimestamp")),
     }
 
 
 list_jobs = namespaced_list(
     "jobs",
     "List Jobs in a namespace with state (Complete, Failed, Running...), succeeded and failed pods, owner.",
-    method=lambda kube: kube.batch.list_namespaced_job,
+    method=lambda kube: kube.json_list("/apis/batch/v1/namespaces/{namespace}/jobs", name="list_namespaced_job"),
     rows=each(_row),
 )
 
@@ -56,7 +53,7 @@ async def describe_job(kube: Kube, job_name: JobName, namespace: Namespace = "de
     return await described(
         kube,
         j,
-        _row(j),
+        _row(kube.api_client.sanitize_for_serialization(j)),
         kind="Job",
         namespace=namespace,
         parallelism=j.spec.parallelism,

@@ -7,31 +7,32 @@ from pydantic import Field
 from gateway.kube import Kube
 from gateway.preview import Snapshot
 from gateway.tools.deployments import DryRun
+from gateway.tools.shape import Json
 from gateway.validation import ObjectName
 
 if TYPE_CHECKING:
     from kubernetes.client import V1Node
 
 
-def _node(node: "V1Node") -> dict[str, Any]:
-    status = node.status
-    conditions = {c.type: c for c in (status.conditions or [])} if status else {}
-    ready = conditions.get("Ready")
-    info = status.node_info if status else None
+def _node(node: Json) -> dict[str, Any]:
+    """A node's status, read from the API's JSON: the listing of every node builds no models."""
+    status = node.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    ready = conditions.get("Ready") or {}
     return {
-        "name": node.metadata.name,
-        "ready": ready.status if ready else "Unknown",
-        "ready_reason": ready.reason if ready else None,
-        "schedulable": not (node.spec and node.spec.unschedulable),
+        "name": node["metadata"]["name"],
+        "ready": ready.get("status") if ready else "Unknown",
+        "ready_reason": ready.get("reason"),
+        "schedulable": not (node.get("spec") or {}).get("unschedulable"),
         "problems": [
-            {"type": c.type, "reason": c.reason, "message": c.message}
+            {"type": c.get("type"), "reason": c.get("reason"), "message": c.get("message")}
             for c in conditions.values()
-            if (c.type == "Ready") == (c.status != "True")
+            if (c.get("type") == "Ready") == (c.get("status") != "True")
         ],
-        "kubelet_version": info.kubelet_version if info else None,
-        "capacity": dict(status.capacity or {}) if status else {},
-        "allocatable": dict(status.allocatable or {}) if status else {},
-        "addresses": [f"{a.type}={a.address}" for a in (status.addresses or [])] if status else [],
+        "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion"),
+        "capacity": dict(status.get("capacity") or {}),
+        "allocatable": dict(status.get("allocatable") or {}),
+        "addresses": [f"{a.get('type')}={a.get('address')}" for a in status.get("addresses") or []],
     }
 
 
@@ -41,9 +42,10 @@ NodeName = Annotated[ObjectName | None, Field(description="Node name (DNS-1123 s
 async def get_node_status(kube: Kube, node_name: NodeName = None) -> dict[str, Any]:
     """Status of one node, or of all nodes: readiness, pressure conditions, schedulability, capacity."""
     if node_name is not None:
-        return {"nodes": [_node(await kube.call(kube.core.read_node, name=node_name))]}
-    result = await kube.call(kube.core.list_node)
-    return {"nodes": [_node(n) for n in result.items]}
+        node = await kube.call(kube.core.read_node, name=node_name)
+        return {"nodes": [_node(kube.api_client.sanitize_for_serialization(node))]}
+    result = await kube.call(kube.json_list("/api/v1/nodes", name="list_node"))
+    return {"nodes": [_node(n) for n in result["items"] or []]}
 
 
 WrittenNode = Annotated[ObjectName, Field(description="Node name (DNS-1123 subdomain).")]

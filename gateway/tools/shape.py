@@ -154,7 +154,13 @@ def workload(obj: Any) -> dict[str, Any]:
 
 
 def counts(status: Any, **fields: str) -> dict[str, int]:
-    """Status counters under the names a row shows them (`ready="ready_replicas"`); missing ones are 0."""
+    """Status counters under the names a row shows them (`ready="ready_replicas"`); missing ones are 0.
+
+    `status` is a model, or the API's JSON of one, whose fields are then named as the API names
+    them (`ready="readyReplicas"`).
+    """
+    if isinstance(status, Mapping):
+        return {name: int(status.get(field) or 0) for name, field in fields.items()}
     return {name: int(getattr(status, field, None) or 0) for name, field in fields.items()}
 
 
@@ -169,7 +175,10 @@ def claim_request(spec: Any) -> dict[str, Any]:
     }
 
 
-def images(template: V1PodTemplateSpec) -> list[str]:
+def images(template: V1PodTemplateSpec | Json) -> list[str]:
+    """The image of each container of a pod template, a model or the API's JSON of one."""
+    if isinstance(template, Mapping):
+        return [c.get("image") for c in template["spec"]["containers"]]
     return [c.image for c in template.spec.containers]
 
 
@@ -220,14 +229,19 @@ def conditions(items: Iterable[Any] | None) -> list[dict[str, Any]]:
     ]
 
 
-def revision(metadata: V1ObjectMeta) -> int | None:
-    """The rollout revision the deployment controller wrote on a Deployment or ReplicaSet."""
-    value = (metadata.annotations or {}).get(REVISION)
+def revision(metadata: V1ObjectMeta | Json) -> int | None:
+    """The rollout revision the deployment controller wrote on a Deployment or ReplicaSet (its
+    metadata as a model, or as the API's JSON)."""
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else metadata.annotations
+    value = (annotations or {}).get(REVISION)
     return int(value) if value and value.isdigit() else None
 
 
-def owners(metadata: V1ObjectMeta) -> list[str]:
-    """`Kind/name` of each owner, so an agent can walk Pod -> ReplicaSet -> Deployment."""
+def owners(metadata: V1ObjectMeta | Json) -> list[str]:
+    """`Kind/name` of each owner, so an agent can walk Pod -> ReplicaSet -> Deployment (its metadata
+    as a model, or as the API's JSON)."""
+    if isinstance(metadata, Mapping):
+        return [f"{o.get('kind')}/{o.get('name')}" for o in metadata.get("ownerReferences") or []]
     return [f"{o.kind}/{o.name}" for o in metadata.owner_references or []]
 
 

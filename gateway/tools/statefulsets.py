@@ -1,35 +1,36 @@
 """StatefulSet tools: list and describe."""
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from gateway.kube import Kube
 from gateway.tools.events import described
 from gateway.tools.listing import each, namespaced_list
-from gateway.tools.shape import claim_request, counts, images, timestamp, workload
+from gateway.tools.shape import Json, claim_request, counts, images, rfc3339, workload
 from gateway.validation import Namespace, ObjectName
-
-if TYPE_CHECKING:
-    from kubernetes.client import V1StatefulSet
 
 StatefulSetName = Annotated[ObjectName, Field(description="StatefulSet name (DNS-1123 subdomain).")]
 
 
-def _row(s: "V1StatefulSet") -> dict[str, Any]:
+def _row(s: Json) -> dict[str, Any]:
+    """One line of a StatefulSet listing, read from the API's JSON (a listing builds no models)."""
+    metadata, spec = s["metadata"], s.get("spec") or {}
     return {
-        "name": s.metadata.name,
-        "replicas": s.spec.replicas,
-        **counts(s.status, ready="ready_replicas", current="current_replicas", updated="updated_replicas"),
-        "images": images(s.spec.template),
-        "created": timestamp(s.metadata.creation_timestamp),
+        "name": metadata["name"],
+        "replicas": spec.get("replicas"),
+        **counts(s.get("status") or {}, ready="readyReplicas", current="currentReplicas", updated="updatedReplicas"),
+        "images": images(spec["template"]),
+        "created": rfc3339(metadata.get("creationTimestamp")),
     }
 
 
 list_statefulsets = namespaced_list(
     "statefulsets",
     "List StatefulSets in a namespace with desired, ready, current and updated replicas.",
-    method=lambda kube: kube.apps.list_namespaced_stateful_set,
+    method=lambda kube: kube.json_list(
+        "/apis/apps/v1/namespaces/{namespace}/statefulsets", name="list_namespaced_stateful_set"
+    ),
     rows=each(_row),
 )
 
@@ -43,7 +44,7 @@ async def describe_statefulset(
     return await described(
         kube,
         s,
-        _row(s),
+        _row(kube.api_client.sanitize_for_serialization(s)),
         kind="StatefulSet",
         namespace=namespace,
         service=s.spec.service_name,

@@ -1,6 +1,7 @@
 """The fake Kubernetes layer: `CountingKube`, a real `gateway.kube.Kube` whose `call` records
-every Kubernetes API call and answers with canned kubernetes model objects (or a canned error)
-instead of touching a cluster, the canned objects themselves, and a kubeconfig writer."""
+every Kubernetes API call and answers with canned kubernetes model objects, or the API's JSON of
+them for the lists read that way (or a canned error), instead of touching a cluster, the canned
+objects themselves, and a kubeconfig writer."""
 
 from __future__ import annotations
 
@@ -26,22 +27,18 @@ from kubernetes.client import (
     V1ContainerStateWaiting,
     V1ContainerStatus,
     V1CronJob,
-    V1CronJobList,
     V1DaemonSet,
-    V1DaemonSetList,
     V1Deployment,
     V1DeploymentCondition,
     V1DeploymentList,
     V1DeploymentSpec,
     V1DeploymentStatus,
-    V1EndpointSliceList,
     V1EnvFromSource,
     V1EnvVar,
     V1EnvVarSource,
     V1Ingress,
     V1IngressList,
     V1Job,
-    V1JobList,
     V1LabelSelector,
     V1Namespace,
     V1NamespaceList,
@@ -62,15 +59,12 @@ from kubernetes.client import (
     V1PodStatus,
     V1PodTemplateSpec,
     V1ReplicaSet,
-    V1ReplicaSetList,
     V1Scale,
     V1ScaleSpec,
     V1SecretEnvSource,
     V1SecretKeySelector,
     V1Service,
-    V1ServiceList,
     V1StatefulSet,
-    V1StatefulSetList,
     V2HorizontalPodAutoscaler,
     V2HorizontalPodAutoscalerList,
     VersionInfo,
@@ -424,11 +418,11 @@ CANNED_MANIFESTS: dict[str, tuple[Any, Manifest]] = {
     ),
 }
 LISTED_BY = {
-    "list_namespaced_stateful_set": (V1StatefulSetList, "read_namespaced_stateful_set"),
-    "list_namespaced_daemon_set": (V1DaemonSetList, "read_namespaced_daemon_set"),
-    "list_namespaced_job": (V1JobList, "read_namespaced_job"),
-    "list_namespaced_cron_job": (V1CronJobList, "read_namespaced_cron_job"),
-    "list_namespaced_service": (V1ServiceList, "read_namespaced_service"),
+    "list_namespaced_stateful_set": (dict, "read_namespaced_stateful_set"),
+    "list_namespaced_daemon_set": (dict, "read_namespaced_daemon_set"),
+    "list_namespaced_job": (dict, "read_namespaced_job"),
+    "list_namespaced_cron_job": (dict, "read_namespaced_cron_job"),
+    "list_namespaced_service": (dict, "read_namespaced_service"),
     "list_namespaced_ingress": (V1IngressList, "read_namespaced_ingress"),
     "list_namespaced_horizontal_pod_autoscaler": (
         V2HorizontalPodAutoscalerList,
@@ -516,6 +510,11 @@ def raw_get(*, path: str, **_: Any) -> Any:
     return {"metadata": {"continue": PAGE_TOKEN, "remainingItemCount": 7}, "items": items}
 
 
+def api_json(model: Any) -> Any:
+    """A model object as the API server sends it: JSON, camelCase keys, no empty fields."""
+    return ApiClient().sanitize_for_serialization(model)
+
+
 def canned_page(model: Any, items: list[Manifest]) -> Any:
     """A list answer holding `items`, with a `continue` token as a paged API answer has.
 
@@ -534,26 +533,28 @@ def _new_kinds() -> dict[str, Any]:
         _replicaset("web-7d9c6b8f5", revision=2, replicas=2),
         _replicaset("other-6b5a4c3d2", revision=9, replicas=1, owner_uid="uid-of-another-deployment"),
     ]
-    answers["list_namespaced_replica_set"] = canned_page(V1ReplicaSetList, replica_sets)
-    answers["list_namespaced_endpoint_slice"] = canned_page(V1EndpointSliceList, ENDPOINT_SLICES)
+    answers["list_namespaced_replica_set"] = canned_page(dict, replica_sets)
+    answers["list_namespaced_endpoint_slice"] = canned_page(dict, ENDPOINT_SLICES)
     return answers
 
 
 def canned_responses() -> dict[str, Any]:
     """A fresh answer for every Kubernetes API method the tools use."""
     return {
-        "list_namespace": V1NamespaceList(
-            items=[V1Namespace(metadata=V1ObjectMeta(name="default"), status=V1NamespaceStatus(phase="Active"))]
+        # The lists the tools read as the API's JSON (Kube.json_list), not as model objects.
+        "list_namespace": api_json(
+            V1NamespaceList(
+                items=[V1Namespace(metadata=V1ObjectMeta(name="default"), status=V1NamespaceStatus(phase="Active"))]
+            )
         ),
-        # Pods are listed as the API's JSON (Kube.json_list), not as model objects.
-        "list_namespaced_pod": ApiClient().sanitize_for_serialization(V1PodList(items=[_pod()])),
+        "list_namespaced_pod": api_json(V1PodList(items=[_pod()])),
         "read_namespaced_pod": _pod(),
         "read_namespaced_pod_log": LOG_TEXT,
-        "list_namespaced_event": CoreV1EventList(items=[_event()]),
-        "list_namespaced_deployment": V1DeploymentList(items=[_deployment()]),
+        "list_namespaced_event": api_json(CoreV1EventList(items=[_event()])),
+        "list_namespaced_deployment": api_json(V1DeploymentList(items=[_deployment()])),
         "read_namespaced_deployment": _deployment(),
         "patch_namespaced_deployment": _deployment(),
-        "list_node": V1NodeList(items=[_node()]),
+        "list_node": api_json(V1NodeList(items=[_node()])),
         "read_node": _node(),
         "patch_node": _node(),
         "delete_namespaced_pod": _pod(),

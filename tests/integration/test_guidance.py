@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes.client import V1Namespace, V1NamespaceList, V1NamespaceStatus, V1ObjectMeta
 
 from tests.catalog import CLUSTER
 from tests.conftest import GatewayFactory, PolicyServers
+from tests.fakes.kube import Manifest
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +23,9 @@ DEFAULT_SCALE = {**STAGING_SCALE, "namespace": "default"}
 STAGING_APPROVAL = {"required": True, "approvers": ["group:sre"], "count": 1, "kinds": ["review", "user_confirmation"]}
 
 
-def namespaces(*names: str) -> V1NamespaceList:
-    return V1NamespaceList(
-        items=[
-            V1Namespace(metadata=V1ObjectMeta(name=name), status=V1NamespaceStatus(phase="Active")) for name in names
-        ]
-    )
+def namespaces(*names: str) -> Manifest:
+    """The API's JSON listing of `names`, as `list_namespaces` reads it."""
+    return {"items": [{"metadata": {"name": name}, "status": {"phase": "Active"}} for name in names]}
 
 
 async def test_a_namespace_denial_names_the_namespaces_the_caller_may_use(

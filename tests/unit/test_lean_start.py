@@ -3,7 +3,7 @@
 Clients spawn a stdio gateway for every session, so what its start imports is paid again and
 again before the first `tools/list`. The kubernetes client's typed API classes import a few hundred
 pydantic models; the gateway builds them on first use, in its Kubernetes thread pool (naming a
-method on the event loop imports nothing), and lists pods from the API's JSON.
+method on the event loop imports nothing), and reads its lists from the API's JSON.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import pytest
-from kubernetes.client import V1Pod, V1ServiceList
+from kubernetes.client import V1Pod
 
 from tests.catalog import LIST_TOOLS, arguments_for
-from tests.fakes.kube import PAGE_TOKEN, SECRET_SENTINEL, T0, canned_page
+from tests.fakes.kube import PAGE_TOKEN, SECRET_SENTINEL, T0, api_json, canned_page
 from tests.gateways import Harness
 
 RUNNING_STATE = {"ready", "restarts", "state", "last_state"}
@@ -230,9 +230,9 @@ async def test_configmaps_show_keys_and_sizes_never_values(gateway: Harness) -> 
 
 
 async def test_services_show_ready_and_not_ready_endpoints(gateway: Harness) -> None:
-    services = gateway.kube.responses["read_namespaced_service"].to_dict()
+    services = api_json(gateway.kube.responses["read_namespaced_service"])
     checkout = {**services, "metadata": {**services["metadata"], "name": "checkout"}}
-    gateway.kube.responses["list_namespaced_service"] = V1ServiceList.from_dict({"items": [services, checkout]})
+    gateway.kube.responses["list_namespaced_service"] = {"items": [services, checkout]}
 
     rows = {row["name"]: row for row in (await gateway.ok("list_services"))["services"]}
 
