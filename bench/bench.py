@@ -20,7 +20,8 @@ then idle RSS of the long-running servers, and cold starts (spawn → first `too
 alternating ours and the peer. Warm-up rounds are discarded. The ratio is ours ÷ peer; the same
 client code (`fastmcp.Client`), the same apiserver, seeded data and credentials serve both.
 Writes results.json, results.md and results.png to `--out` (default bench/); with `--profile`,
-profile.md instead (bench/profile.py: where a guarded call and a stdio start spend their time).
+profile.md instead (bench/profile.py: where a guarded call and a stdio start spend their time, and
+the memory a start's imports keep resident).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ sandbox (the seeded apiserver and a real OPA with the shipped policy, its API lo
 - the top entries, by cumulative and by own CPU time, of a cProfile of guarded calls, without
   the frames of the caller (`fastmcp.Client`, in the same process, and its check of each result
   against the tool's `outputSchema`, which the CPU table measures on its own);
-- the import time of a stdio start (`python -X importtime`), summed per top-level package.
+- the import time of a stdio start (`python -X importtime`), summed per top-level package;
+- the resident memory each layer of the gateway's imports adds, in a fresh interpreter.
 
 Wall figures are noisy on a shared machine; CPU times and the shares within one table are what
 to compare.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import itertools
 import json
 import os
 import pstats
@@ -48,6 +50,26 @@ WARMUP = 30
 TOP_CALLS = 25
 TOP_OWN = 15
 TOP_IMPORTS = 15
+LAYERS = {
+    "`mcp_types` (the protocol's models)": "mcp_types",
+    "`fastmcp`": "fastmcp",
+    "`mcp` (the SDK: its package imports client and server)": "mcp",
+    "`kubernetes` (its package imports every submodule)": "kubernetes",
+    "the gateway (`gateway.cli`) and what it alone brings": "gateway.cli",
+}
+"""Imported in this order; each row is what its import adds to the rows above."""
+RESIDENT = """
+import importlib, json, sys
+def kib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+rows = [["the interpreter", kib(), len(sys.modules)]]
+for module in sys.argv[1:]:
+    importlib.import_module(module)
+    rows.append([module, kib(), len(sys.modules)])
+print(json.dumps(rows))
+"""
+"""Run in a fresh interpreter: its RSS and module count at start and after each of `LAYERS`."""
 PLUMBING = re.compile(r"/asyncio/|selectors\.py|'run' of '_contextvars|bench/profile\.py|method builtins\.")
 """Event-loop frames every await passes through: they top any cumulative list and say nothing."""
 DECISION = "/v1/data/mcp/authz/decision"
@@ -167,6 +189,20 @@ def _import_table(env: dict[str, str]) -> list[str]:
     return lines
 
 
+def _resident_table() -> list[str]:
+    """The resident memory each layer of imports adds, read from /proc in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", RESIDENT, *LAYERS.values()], capture_output=True, text=True, timeout=120, check=True
+    )
+    rows = json.loads(done.stdout)
+    lines = ["| import | MiB added | modules added |", "|---|---:|---:|"]
+    lines.append(f"| the interpreter | {rows[0][1] / 1024:.1f} | {rows[0][2]} |")
+    for label, (before, after) in zip(LAYERS, itertools.pairwise(rows), strict=True):
+        lines.append(f"| {label} | {(after[1] - before[1]) / 1024:.1f} | {after[2] - before[2]} |")
+    lines += ["", f"All of them: {rows[-1][1] / 1024:.1f} MiB resident before the gateway builds anything."]
+    return lines
+
+
 async def measure(workdir: Path, *, calls: int = CALLS) -> str:
     """Every table of profile.md, measured on a sandbox of its own."""
     with LocalCluster() as cluster, OpaServer(log_dir=workdir) as opa:
@@ -233,6 +269,10 @@ async def measure(workdir: Path, *, calls: int = CALLS) -> str:
             f"## Import time of a stdio start, top {TOP_IMPORTS} packages by their modules' own time",
             "",
             *imports,
+            "",
+            "## Resident memory of the imports, layer by layer",
+            "",
+            *_resident_table(),
             "",
         ]
     )

@@ -119,6 +119,7 @@ def test_success_profile_writes_where_a_guarded_call_and_a_start_spend_their_tim
         "## The OPA round trip, p50",
         "## A guarded call's cProfile",
         "## Import time of a stdio start, top 15 packages by their modules' own time",
+        "## Resident memory of the imports, layer by layer",
     ]
     assert "(20 calls per figure" in text
     # OPA answered with its own timings, and the profile went through the guard to the OPA client.
@@ -126,9 +127,23 @@ def test_success_profile_writes_where_a_guarded_call_and_a_start_spend_their_tim
     assert float(handler.split(" | ")[-1].rstrip(" |")) > 0
     assert "`gateway/guard.py:" in text
     assert "`gateway/policy.py:" in text
-    imports = text.split("## Import time")[1]
+    imports = text.split("## Import time")[1].split("## Resident memory")[0]
     assert len([line for line in imports.splitlines() if line.startswith("| `")]) == 15
     assert "| `gateway` |" in imports
+    # Every layer was imported and weighed: the SDK's and the gateway's rows each add memory.
+    resident = text.split("## Resident memory")[1]
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in resident.splitlines() if line.startswith("| ")}
+    assert list(rows)[1:] == [
+        "the interpreter",
+        "`mcp_types` (the protocol's models)",
+        "`fastmcp`",
+        "`mcp` (the SDK: its package imports client and server)",
+        "`kubernetes` (its package imports every submodule)",
+        "the gateway (`gateway.cli`) and what it alone brings",
+    ]
+    for label in ("`mcp_types` (the protocol's models)", "the gateway (`gateway.cli`) and what it alone brings"):
+        assert float(rows[label].split(" | ")[1]) > 0, rows[label]
+    assert "MiB resident before the gateway builds anything." in resident
     assert not (tmp_path / "results.json").exists()
 
 
